@@ -1,0 +1,237 @@
+"""The paper's evaluation protocol: N sharp faces x one kernel of every size, PSNR/SSIM per size.
+
+Test blur comes from :func:`faceblur_cli.blur.degrade` with a kernel bank seeded
+by ``TEST_KERNEL_SEED + seed`` (never the training seed), so runs are
+comparable across models and machines. Baselines: the blurry input, and Wiener
+and Richardson-Lucy deconvolution **given the true kernel** (non-blind oracles,
+scikit-image).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .blur import degrade
+from .imageio import ImageError, list_images, read_rgb
+from .kernels import PAPER_SIZES, motion_kernel
+from .metrics import psnr, sharpness, ssim
+
+TEST_KERNEL_SEED = 20_200_000
+BASELINES = ("blurry", "wiener", "rl")
+BASELINE_NAMES = {"blurry": "blurry", "wiener": "wiener_oracle", "rl": "rl_oracle"}
+DATASETS = ("celeba", "helen")
+
+
+def data_root(explicit: str | Path | None = None) -> Path:
+    """--data-root, else $FACEBLUR_DATA, else ~/.cache/faceblur/data."""
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("FACEBLUR_DATA", Path.home() / ".cache" / "faceblur" / "data"))
+
+
+def resolve_dataset(dataset: str, root: str | Path | None = None) -> Path:
+    """A dataset name (celeba / helen under the data root) or a folder of sharp faces."""
+    if dataset in DATASETS:
+        base = data_root(root)
+        for cand in (base / dataset / "train", base / dataset):
+            if cand.is_dir() and list_images(cand):
+                return cand
+        raise ImageError(f"dataset {dataset!r} not found under {base}: put its sharp face images in "
+                         f"{base / dataset} (or set --data-root / FACEBLUR_DATA)")
+    path = Path(dataset)
+    if not path.is_dir():
+        raise ImageError(f"{dataset}: not a folder and not one of {', '.join(DATASETS)}")
+    return path
+
+
+def pick_images(files: list[Path], n: int, seed: int) -> list[Path]:
+    """Seeded choice of ``n`` files (all if fewer), returned in name order."""
+    if len(files) <= n:
+        return sorted(files)
+    idx = np.random.default_rng(seed).choice(len(files), n, replace=False)
+    return sorted(files[i] for i in idx)
+
+
+def wiener_oracle(blurry: np.ndarray, kernel: np.ndarray, balance: float = 0.01) -> np.ndarray:
+    from skimage.restoration import wiener
+
+    out = np.stack([wiener(blurry[..., c] / 255.0, kernel, balance) for c in range(3)], -1)
+    return np.clip(np.rint(out * 255), 0, 255).astype(np.uint8)
+
+
+def rl_oracle(blurry: np.ndarray, kernel: np.ndarray, iterations: int = 30) -> np.ndarray:
+    from skimage.restoration import richardson_lucy
+
+    out = np.stack([richardson_lucy(blurry[..., c] / 255.0, kernel, num_iter=iterations) for c in range(3)], -1)
+    return np.clip(np.rint(out * 255), 0, 255).astype(np.uint8)
+
+
+@dataclass
+class Case:
+    name: str
+    size: int
+    sharp: np.ndarray
+    blurry: np.ndarray
+    kernel: np.ndarray
+
+
+def make_cases(files: list[Path], sizes: tuple[int, ...], seed: int, noise: float = 0.0) -> list[Case]:
+    """Each image blurred by one fresh kernel of every size; deterministic in ``seed``."""
+    cases = []
+    for i, f in enumerate(files):
+        sharp = read_rgb(f)
+        for k in sizes:
+            rng = np.random.default_rng([TEST_KERNEL_SEED + seed, i, k])
+            kernel = motion_kernel(k, rng)
+            cases.append(Case(f.name, k, sharp, degrade(sharp, kernel, rng, noise_sigma=noise), kernel))
+    return cases
+
+
+Method = Callable[[Case], np.ndarray]
+
+
+@dataclass
+class Report:
+    dataset: str
+    num_images: int
+    sizes: list[int]
+    seed: int
+    methods: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"dataset": self.dataset, "num_images": self.num_images, "sizes": self.sizes, "seed": self.seed,
+                "methods": self.methods}
+
+
+def evaluate(cases: list[Case], methods: dict[str, Method], progress: Callable[[], None] | None = None,
+             keep: Callable[[str, Case, np.ndarray], None] | None = None) -> dict:
+    """Run every method on every case; per-size and overall mean PSNR/SSIM and ms per image."""
+    per: dict = {m: {} for m in methods}
+    ms: dict = {m: [] for m in methods}
+    for case in cases:
+        for name, fn in methods.items():
+            t0 = time.perf_counter()
+            out = fn(case)
+            ms[name].append((time.perf_counter() - t0) * 1000)
+            per[name].setdefault(case.size, []).append((psnr(case.sharp, out), ssim(case.sharp, out)))
+            if keep:
+                keep(name, case, out)
+        if progress:
+            progress()
+    result = {}
+    for name in methods:
+        sizes = {str(k): {"psnr": float(np.mean([p for p, _ in v])), "ssim": float(np.mean([s for _, s in v]))}
+                 for k, v in sorted(per[name].items())}
+        allv = [x for v in per[name].values() for x in v]
+        result[name] = {"psnr": float(np.mean([p for p, _ in allv])), "ssim": float(np.mean([s for _, s in allv])),
+                        "ms_per_image": float(np.mean(ms[name])), "per_size": sizes}
+    return result
+
+
+def validate_report(data: dict) -> None:
+    """Raise ValueError if ``data`` does not follow the results.json schema (other tools rely on it)."""
+    def need(obj, key, kind, where):
+        if key not in obj or not isinstance(obj[key], kind) or isinstance(obj[key], bool):
+            raise ValueError(f"results.json: {where}{key} must be {kind}")
+    need(data, "dataset", str, "")
+    need(data, "num_images", int, "")
+    need(data, "seed", int, "")
+    need(data, "sizes", list, "")
+    need(data, "methods", dict, "")
+    for name, m in data["methods"].items():
+        for key in ("psnr", "ssim", "ms_per_image"):
+            need(m, key, (int, float), f"methods.{name}.")
+        need(m, "per_size", dict, f"methods.{name}.")
+        for k, v in m["per_size"].items():
+            if not k.isdigit():
+                raise ValueError(f"results.json: per_size key {k!r} is not a kernel size")
+            need(v, "psnr", (int, float), f"methods.{name}.per_size.{k}.")
+            need(v, "ssim", (int, float), f"methods.{name}.per_size.{k}.")
+
+
+def write_outputs(report: Report, out: Path, examples: dict) -> list[Path]:
+    """results.json, results.csv, psnr_ssim_by_kernel.png and examples.png under ``out``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    data = report.to_json()
+    validate_report(data)
+    (out / "results.json").write_text(json.dumps(data, indent=2))
+    with open(out / "results.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["method", "kernel_size", "psnr", "ssim", "ms_per_image"])
+        for name, m in report.methods.items():
+            for k, v in m["per_size"].items():
+                w.writerow([name, k, f"{v['psnr']:.4f}", f"{v['ssim']:.5f}", ""])
+            w.writerow([name, "all", f"{m['psnr']:.4f}", f"{m['ssim']:.5f}", f"{m['ms_per_image']:.2f}"])
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for name, m in report.methods.items():
+        ks = [int(k) for k in m["per_size"]]
+        axes[0].plot(ks, [v["psnr"] for v in m["per_size"].values()], marker="o", label=name)
+        axes[1].plot(ks, [v["ssim"] for v in m["per_size"].values()], marker="o", label=name)
+    for ax, label in zip(axes, ("PSNR (dB)", "SSIM")):
+        ax.set_xlabel("kernel size")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"{report.dataset}: {report.num_images} images x {len(report.sizes)} kernel sizes")
+    fig.tight_layout()
+    fig.savefig(out / "psnr_ssim_by_kernel.png", dpi=110)
+    plt.close(fig)
+    _examples_grid(examples, list(report.methods), out / "examples.png")
+    return [out / n for n in ("results.json", "results.csv", "psnr_ssim_by_kernel.png", "examples.png")]
+
+
+def _examples_grid(examples: dict, methods: list[str], path: Path) -> None:
+    """Rows = (image, size) examples; columns = sharp, then each method's output."""
+    from PIL import Image, ImageDraw
+
+    rows = list(examples.items())
+    if not rows:
+        return
+    cols = ["sharp"] + methods
+    h = max(v["sharp"].shape[0] for _, v in rows)
+    w = max(v["sharp"].shape[1] for _, v in rows)
+    sheet = Image.new("RGB", (w * len(cols), (h + 14) * len(rows) + 14), "white")
+    draw = ImageDraw.Draw(sheet)
+    for c, name in enumerate(cols):
+        draw.text((c * w + 3, 1), name, fill="black")
+    for r, ((img, size), v) in enumerate(rows):
+        y = 14 + r * (h + 14)
+        draw.text((3, y), f"{img} k={size}", fill="black")
+        for c, name in enumerate(cols):
+            if name in v:
+                sheet.paste(Image.fromarray(v[name]), (c * w, y + 14))
+    sheet.save(path)
+
+
+def evaluate_real(folder: Path, model_fns: dict[str, Callable[[np.ndarray], np.ndarray]]) -> dict:
+    """Real blur: paired (blurry/ + sharp/) -> PSNR/SSIM; unpaired -> variance-of-Laplacian sharpness."""
+    if (folder / "blurry").is_dir() and (folder / "sharp").is_dir():
+        files = list_images(folder / "blurry")
+        res: dict = {"paired": True, "count": len(files), "methods": {}}
+        for name, fn in {"blurry": lambda x: x, **model_fns}.items():
+            ps, ss = [], []
+            for f in files:
+                sharp = read_rgb(folder / "sharp" / f.relative_to(folder / "blurry"))
+                out = fn(read_rgb(f))
+                ps.append(psnr(sharp, out))
+                ss.append(ssim(sharp, out))
+            res["methods"][name] = {"psnr": float(np.mean(ps)), "ssim": float(np.mean(ss))}
+        return res
+    files = list_images(folder)
+    res = {"paired": False, "count": len(files), "methods": {}}
+    for name, fn in {"blurry": lambda x: x, **model_fns}.items():
+        res["methods"][name] = {"sharpness_laplacian_var": float(np.mean([sharpness(fn(read_rgb(f))) for f in files]))}
+    return res

@@ -1,0 +1,414 @@
+"""The ``faceblur`` command line: a thin Typer layer over the Python API.
+
+Each command parses options, calls one library function and prints the result.
+Expected failures (bad input, missing weights, ...) print one ``error:`` line and
+exit non-zero; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+
+app = typer.Typer(help="Remove motion blur from face photos with a GAN (Qi et al. 2020), offline, CPU or GPU.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+weights_app = typer.Typer(help="List, prefetch, verify and publish model weights (weights.toml).", no_args_is_help=True)
+app.add_typer(weights_app, name="weights")
+console = Console(stderr=True)
+out_console = Console()
+_state = {"debug": False}
+
+
+class Exit(Exception):
+    """A failure already explained to the user; carries the exit code."""
+
+    def __init__(self, code: int):
+        self.code = code
+
+
+def friendly(fn):
+    """Turn expected exceptions into one ``error:`` line and exit code 1 (2 for usage errors)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from .imageio import ImageError
+        from .weights import WeightsError
+
+        try:
+            return fn(*args, **kwargs)
+        except Exit as e:
+            raise typer.Exit(e.code)
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted[/]")
+            raise typer.Exit(130)
+        except (ImageError, WeightsError, ValueError, FileExistsError, FileNotFoundError, PermissionError,
+                RuntimeError, OSError) as err:
+            if _state["debug"]:
+                raise
+            msg = str(err).splitlines()[0] if str(err) else type(err).__name__
+            console.print(f"[red]error:[/] {msg}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2 if isinstance(err, ValueError) else 1)
+
+    return wrapper
+
+
+def _version(value: bool):
+    if value:
+        out_console.print(f"faceblur {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+         version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version.")):
+    _state["debug"] = debug
+
+
+# ---------------------------------------------------------------------------------------- deblur
+@app.command()
+@friendly
+def deblur(
+    inputs: Path = typer.Argument(..., help="An image file or a folder of images."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output file (for one input file) or folder."),
+    aligned: bool = typer.Option(False, "--aligned", help="Inputs are already face crops: skip detection."),
+    whole: bool = typer.Option(False, "--whole", help="Deblur the entire frame (tiled), not just faces."),
+    no_face: str = typer.Option("whole", "--no-face", help="When no face is found: whole | skip | error."),
+    only_center_face: bool = typer.Option(False, "--only-center-face", help="Only the face nearest the centre."),
+    model: str = typer.Option("default", "--model", "-m", help="Model name from weights.toml or a .pth path."),
+    backend: str = typer.Option("torch", "--backend", help="torch | onnx (needs the onnx extra)."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
+    half: bool = typer.Option(False, "--half", help="fp16 inference (CUDA only)."),
+    batch_size: int = typer.Option(8, "--batch-size", min=1, help="Faces per network call."),
+    recursive: bool = typer.Option(True, "--recursive/--no-recursive", help="Descend into sub-folders."),
+    suffix: str = typer.Option("", "--suffix", help="Added to output file names, e.g. _sharp."),
+    ext: str = typer.Option("auto", "--ext", help="Output format: auto (same as input) | png | jpg | webp ..."),
+    skip_existing: bool = typer.Option(False, "--skip-existing", help="Silently skip outputs that exist."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs (never the input)."),
+    save_faces: bool = typer.Option(False, "--save-faces", help="Also write each aligned face, before|after."),
+    compare: bool = typer.Option(False, "--compare", help="Also write a side-by-side before|after image."),
+    max_pixels: int = typer.Option(89_478_485, "--max-pixels", help="Refuse larger images (decompression bombs)."),
+):
+    """Detect faces, deblur them and paste them back (or deblur aligned crops / whole frames)."""
+    from PIL import Image
+
+    from . import batch
+    from .deblurrer import Deblurrer
+
+    if aligned and whole:
+        raise ValueError("--aligned and --whole are exclusive")
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    mode = "aligned" if aligned else "whole" if whole else "faces"
+    opts = batch.BatchOptions(mode, no_face, only_center_face, recursive, suffix, ext, skip_existing, overwrite,
+                              save_faces, compare)
+    jobs = batch.plan(inputs, output, opts)  # validates paths before loading any model
+    engine = Deblurrer(model, device=device, backend=backend, half=half, batch_size=batch_size)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    faces_seen = [0]
+    with Progress(TextColumn("[bold]deblur"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+                  TimeElapsedColumn(), console=console, transient=False, disable=len(jobs) < 2) as bar:
+        task = bar.add_task("deblur", total=len(jobs), rate="")
+
+        def tick(_src, faces):
+            faces_seen[0] += faces
+            elapsed = bar.tasks[task].elapsed or 1e-9
+            bar.update(task, advance=1, rate=f"{faces_seen[0] / elapsed:.1f} faces/s")
+
+        summary = batch.run(engine, inputs, output, opts, tick)
+    for w in summary.warnings:
+        console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+    for src, why in summary.skipped:
+        if not skip_existing:
+            console.print(f"skipped: {src}: {why}", highlight=False, soft_wrap=True)
+    for _src, why in summary.failed:
+        console.print(f"[red]failed:[/] {why}", highlight=False, soft_wrap=True)
+    console.print(f"processed {summary.processed}, faces {summary.faces}, skipped {len(summary.skipped)}, "
+                  f"failed {len(summary.failed)}  (model {engine.model_name}, {engine.backend.name}, {engine.device})")
+    if summary.failed or (summary.processed == 0 and not summary.skipped):
+        raise Exit(1)
+
+
+# ------------------------------------------------------------------------------------ synthesize
+def _parse_sizes(text: str) -> tuple[int, ...]:
+    """'13-27' -> odd sizes 13..27; '13,17,21' -> those."""
+    text = text.strip()
+    if "-" in text and "," not in text:
+        lo, hi = (int(x) for x in text.split("-"))
+        sizes = tuple(k for k in range(lo, hi + 1) if k % 2)
+    else:
+        sizes = tuple(int(x) for x in text.split(",") if x.strip())
+    if not sizes or any(k < 3 or k % 2 == 0 for k in sizes):
+        raise ValueError(f"--sizes {text!r}: need odd kernel sizes >= 3, e.g. 13-27 or 13,15,17")
+    return sizes
+
+
+@app.command()
+@friendly
+def synthesize(
+    images: Optional[Path] = typer.Option(None, "--images", help="Folder of sharp faces (omit: kernel bank only)."),
+    out: Path = typer.Option(Path("synth"), "--out", "-o", help="Output folder."),
+    kernels: int = typer.Option(800, "--kernels", min=1, help="Kernels in the bank (spread evenly over sizes)."),
+    sizes: str = typer.Option("13-27", "--sizes", help="Odd kernel sizes: a range 13-27 or a list 13,15,17."),
+    per_image: int = typer.Option(5, "--per-image", min=1, help="Kernels of each size per image (paper: 5)."),
+    crop: int = typer.Option(150, "--crop", min=0, help="Random crop side (paper: 150); 0 keeps whole images."),
+    noise: float = typer.Option(0.0, "--noise", min=0.0, help="Gaussian noise sigma (0-255 units)."),
+    jpeg_quality: int = typer.Option(0, "--jpeg-quality", min=0, max=100, help="JPEG re-encode quality (0: off)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bank and of every pair."),
+    workers: int = typer.Option(0, "--workers", min=0, help="Processes (0: one per CPU)."),
+    limit: int = typer.Option(0, "--limit", min=0, help="Use only the first N images (0: all)."),
+    kernels_only: bool = typer.Option(False, "--kernels-only", help="Write the kernel bank and stop."),
+):
+    """Build the kernel bank and blurry/sharp pairs the way the paper did (resumable, parallel)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .synthesize import SynthConfig
+    from .synthesize import synthesize as run
+
+    cfg = SynthConfig(kernels, _parse_sizes(sizes), per_image, crop, noise, jpeg_quality, seed)
+    src = None if kernels_only else images
+    with Progress(TextColumn("[bold]synthesize"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+                  TimeElapsedColumn(), console=console, disable=src is None) as bar:
+        task = bar.add_task("pairs", total=None, rate="")
+
+        def tick(done, total):
+            elapsed = bar.tasks[task].elapsed or 1e-9
+            bar.update(task, completed=done, total=total, rate=f"{done / elapsed:.0f} pairs/s")
+
+        res = run(src, out, cfg, workers=workers or None, limit=limit or None, progress=tick)
+    for err in res.errors:
+        console.print(f"[red]skipped bad file:[/] {err}", highlight=False, soft_wrap=True)
+    console.print(f"bank: {kernels} kernels, sizes {list(cfg.sizes)} -> {out / 'kernels.npz'}, {out / 'kernels.png'}")
+    if src is not None:
+        rate = res.pairs_written / max(res.seconds, 1e-9)
+        console.print(f"pairs written {res.pairs_written} ({rate:.0f} pairs/s), already present {res.pairs_skipped}, "
+                      f"bad files {len(res.errors)} -> {out / 'manifest.csv'}")
+
+
+# ----------------------------------------------------------------------------------------- train
+@app.command()
+@friendly
+def train(
+    data: List[Path] = typer.Option(None, "--data", help="Sharp face folders (blurred on the fly) or one synthesized "
+                                    "pair folder; repeat --data for several."),
+    preset: str = typer.Option("lite", "--preset", help="Generator preset: lite | paper."),
+    out: Path = typer.Option(Path("runs/lite"), "--out", help="Run folder (checkpoints, logs)."),
+    steps: int = typer.Option(10000, "--steps", min=1, help="Total optimisation steps."),
+    batch: int = typer.Option(16, "--batch", min=1, help="Batch size per process (paper: 16)."),
+    crop: int = typer.Option(150, "--crop", min=16, help="Random crop side (paper: 150)."),
+    lr: float = typer.Option(1e-4, "--lr", help="Adam learning rate (paper: 1e-4), betas (0.5, 0.999)."),
+    content_weight: float = typer.Option(1.0, "--content-weight", help="MSE weight (paper: 1)."),
+    perceptual_weight: float = typer.Option(10.0, "--perceptual-weight", help="VGG19 perceptual weight (paper: 10)."),
+    adversarial_weight: float = typer.Option(1.0, "--adversarial-weight", help="WGAN-GP adversarial weight (paper: 1)."),
+    warmup_steps: int = typer.Option(0, "--warmup-steps", min=0, help="Steps before the critic switches on."),
+    critic_width: int = typer.Option(64, "--critic-width", min=4, help="PatchGAN base channels."),
+    vgg_weights: str = typer.Option("vgg19-conv3_1", "--vgg-weights", help="VGG19 weights (name or state-dict path)."),
+    vgg_layer: str = typer.Option("relu3_1", "--vgg-layer", help="Perceptual layer (relu3_3 needs full VGG19)."),
+    val_every: int = typer.Option(500, "--val-every", min=1, help="Validate on the held-out split every N steps."),
+    val_images: int = typer.Option(32, "--val-images", min=0, help="Held-out images in the validation set."),
+    ckpt_every: int = typer.Option(200, "--ckpt-every", min=1, help="Checkpoint every N steps."),
+    log_every: int = typer.Option(50, "--log-every", min=1, help="Log losses every N steps."),
+    seed: int = typer.Option(0, "--seed", help="Seed of sampling, crops, blur and init."),
+    workers: int = typer.Option(1, "--workers", min=0, help="Data-loading processes."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
+    amp: bool = typer.Option(False, "--amp", help="bf16 autocast (mixed precision)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoint.pt."),
+    export: Optional[Path] = typer.Option(None, "--export", help="Write the release file from OUT/checkpoint.pt "
+                                          "to this path and stop (no training)."),
+    half: bool = typer.Option(False, "--half", help="With --export: store fp16 weights."),
+):
+    """Train the generator with the paper's GAN objective (resumable; works under torchrun)."""
+    from .train import TrainConfig, Trainer, export_generator
+
+    if export is not None:
+        digest = export_generator(out / "checkpoint.pt", export, half=half)
+        out_console.print(f"{export}  sha256 {digest}")
+        return
+    if not data:
+        raise ValueError("--data is required (a folder of sharp faces, or a synthesized pair folder)")
+    cfg = TrainConfig(data=[str(d) for d in data], out=str(out), preset=preset, steps=steps, batch=batch, crop=crop,
+                      lr=lr, content_weight=content_weight, perceptual_weight=perceptual_weight,
+                      adversarial_weight=adversarial_weight, warmup_steps=warmup_steps, critic_width=critic_width,
+                      vgg_weights=vgg_weights, vgg_layer=vgg_layer, val_every=val_every, val_images=val_images,
+                      ckpt_every=ckpt_every, log_every=log_every, seed=seed, workers=workers, device=device, amp=amp)
+    trainer = Trainer(cfg, resume=resume, console=out_console)
+    result = trainer.run()
+    if trainer.rank == 0:
+        state = "interrupted" if result["interrupted"] else "done"
+        out_console.print(f"{state} at step {result['step']} ({result['steps_run']} steps in {result['seconds']:.0f} s); "
+                          f"checkpoint {out / 'checkpoint.pt'}")
+    if result["interrupted"]:
+        raise Exit(130)
+
+
+# ------------------------------------------------------------------------------------- benchmark
+@app.command()
+@friendly
+def benchmark(
+    dataset: str = typer.Option(..., "--dataset", help="celeba | helen | a folder of sharp faces."),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Where celeba/ and helen/ live "
+                                             "(default: $FACEBLUR_DATA, then ~/.cache/faceblur/data)."),
+    num_images: int = typer.Option(200, "--num-images", min=1, help="Images to test (paper: 200)."),
+    sizes: str = typer.Option("13,15,17,19,21,23,25,27", "--sizes", help="Kernel sizes."),
+    seed: int = typer.Option(0, "--seed", help="Seed of image choice and test kernels."),
+    noise: float = typer.Option(0.0, "--noise", min=0.0, help="Gaussian noise sigma on the blurry input."),
+    holdout: bool = typer.Option(True, "--holdout/--all-images", help="Only faces of the held-out split "
+                                 "(never trained on)."),
+    model: List[str] = typer.Option(["default"], "--model", "-m", help="Models to test (repeatable)."),
+    backend: str = typer.Option("torch", "--backend", help="torch | onnx."),
+    baselines: str = typer.Option("blurry,wiener,rl", "--baselines", help="Comma list of blurry, wiener, rl (or none)."),
+    out: Path = typer.Option(Path("benchmark_out"), "--out", "-o", help="Output folder."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
+    real: Optional[Path] = typer.Option(None, "--real", help="Also evaluate real blur: a paired folder (blurry/ + sharp/) "
+                                        "or unpaired images (no-reference sharpness)."),
+):
+    """PSNR/SSIM per kernel size for models vs baselines (the paper's Table 1 / Fig. 4 protocol)."""
+    import json
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from . import benchmark as bm
+    from .data import is_holdout
+    from .deblurrer import Deblurrer
+    from .imageio import list_images
+
+    size_list = _parse_sizes(sizes)
+    chosen = [b.strip() for b in baselines.split(",") if b.strip() and b.strip() != "none"]
+    unknown = set(chosen) - set(bm.BASELINES)
+    if unknown:
+        raise ValueError(f"unknown baselines {sorted(unknown)}; choose from {', '.join(bm.BASELINES)}")
+    folder = bm.resolve_dataset(dataset, data_root)
+    files = list_images(folder)
+    if holdout:
+        files = [f for f in files if is_holdout(f)]
+        if not files:
+            raise ValueError(f"{folder}: no held-out images (pass --all-images for a folder of test faces)")
+    files = bm.pick_images(files, num_images, seed)
+    engines = {}
+    for m in model:
+        eng = Deblurrer(m, device=device, backend=backend, detector=False)
+        engines[eng.model_name] = eng
+    methods = {}
+    if "blurry" in chosen:
+        methods["blurry"] = lambda c: c.blurry
+    if "wiener" in chosen:
+        methods["wiener_oracle"] = lambda c: bm.wiener_oracle(c.blurry, c.kernel)
+    if "rl" in chosen:
+        methods["rl_oracle"] = lambda c: bm.rl_oracle(c.blurry, c.kernel)
+    for name, eng in engines.items():
+        methods[name] = (lambda e: lambda c: e.whole(c.blurry))(eng)
+    cases = bm.make_cases(files, size_list, seed, noise)
+    examples: dict = {}
+    pick = {(files[i].name, size_list[j]) for i, j in ((0, 0), (min(1, len(files) - 1), len(size_list) // 2),
+                                                      (min(2, len(files) - 1), len(size_list) - 1))}
+
+    def keep(name, case, img):
+        if (case.name, case.size) in pick:
+            examples.setdefault((case.name, case.size), {"sharp": case.sharp})[name] = img
+
+    with Progress(TextColumn("[bold]benchmark"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as bar:
+        task = bar.add_task("cases", total=len(cases))
+        results = bm.evaluate(cases, methods, lambda: bar.advance(task), keep)
+    report = bm.Report(dataset if dataset in bm.DATASETS else str(folder), len(files), list(size_list), seed, results)
+    paths = bm.write_outputs(report, out, examples)
+    table = Table(title=f"{report.dataset}: {len(files)} images x {len(size_list)} kernels "
+                  "(PSNR dB / SSIM; *_oracle = given the true kernel)")
+    table.add_column("method")
+    for k in size_list:
+        table.add_column(str(k), justify="right")
+    table.add_column("overall", justify="right")
+    table.add_column("ms/img", justify="right")
+    for name, m in results.items():
+        table.add_row(name, *[f"{m['per_size'][str(k)]['psnr']:.2f}/{m['per_size'][str(k)]['ssim']:.3f}" for k in size_list],
+                      f"{m['psnr']:.2f}/{m['ssim']:.4f}", f"{m['ms_per_image']:.1f}")
+    out_console.print(table)
+    if real is not None:
+        fns = {n: (lambda e: lambda x: e.whole(x))(e) for n, e in engines.items()}
+        real_res = bm.evaluate_real(real, fns)
+        (out / "real.json").write_text(json.dumps(real_res, indent=2))
+        out_console.print(f"real blur ({real}, {real_res['count']} images): " + ", ".join(
+            f"{n}: " + " / ".join(f"{k} {v:.4g}" for k, v in m.items()) for n, m in real_res["methods"].items()))
+    out_console.print("wrote " + ", ".join(str(p) for p in paths))
+
+
+# ----------------------------------------------------------------------------------- export-onnx
+@app.command("export-onnx")
+@friendly
+def export_onnx_cmd(
+    model: str = typer.Option("default", "--model", "-m", help="Model name or release .pth path."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output .onnx file."),
+    opset: int = typer.Option(18, "--opset", help="ONNX opset."),
+    fp16: bool = typer.Option(False, "--fp16", help="Store fp16 weights (fp32 inputs/outputs)."),
+):
+    """Export a model to ONNX (dynamic batch/height/width), checked with onnx.checker."""
+    from .onnx_backend import export_onnx
+    from .weights import load_generator
+
+    path = export_onnx(load_generator(model), output, opset=opset, fp16=fp16)
+    out_console.print(f"wrote {path}")
+
+
+# --------------------------------------------------------------------------------------- weights
+@weights_app.command("list")
+@friendly
+def weights_list():
+    """Registered models and third-party weights, where they come from and whether they are local."""
+    from .weights import cache_dir, load_registry
+
+    table = Table()
+    for col in ("name", "kind", "size", "source", "local", "metrics"):
+        table.add_column(col)
+    for spec in load_registry().values():
+        local = "bundled" if spec.bundled_path and spec.bundled_path.exists() else \
+            "cached" if (cache_dir() / spec.name / spec.filename).exists() else "no"
+        src = f"hf:{spec.repo_id}@{spec.revision[:8]}" if spec.repo_id else "package"
+        metrics = ", ".join(f"{k} {v}" for k, v in spec.metrics.items())
+        table.add_row(spec.name + (" (default)" if spec.default else ""), spec.kind, f"{spec.size / 1e6:.1f} MB",
+                      src, local, metrics)
+    out_console.print(table)
+
+
+@weights_app.command("download")
+@friendly
+def weights_download(name: str = typer.Argument(..., help="Model name from weights.toml.")):
+    """Fetch a model from the Hugging Face Hub into the local cache (for later offline use)."""
+    from .weights import resolve
+
+    path, _ = resolve(name)
+    out_console.print(f"{name}: {path} (sha256 verified)")
+
+
+@weights_app.command("verify")
+@friendly
+def weights_verify():
+    """Check the sha256 of every locally available weights file."""
+    from .weights import WeightsError, cache_dir, load_registry, verify
+
+    bad = 0
+    for spec in load_registry().values():
+        for path in (spec.bundled_path, cache_dir() / spec.name / spec.filename):
+            if path is not None and path.exists():
+                try:
+                    verify(path, spec.sha256)
+                    out_console.print(f"ok   {spec.name}: {path}")
+                except WeightsError as err:
+                    bad += 1
+                    console.print(f"[red]BAD[/]  {err}", highlight=False, soft_wrap=True)
+    if bad:
+        raise Exit(1)
+
+
+def run() -> None:  # console-script entry point
+    app(prog_name="faceblur")
+
+
+if __name__ == "__main__":
+    sys.exit(run())

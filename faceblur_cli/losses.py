@@ -1,0 +1,127 @@
+"""Training losses: content MSE, VGG19 perceptual, WGAN-GP critic / generator terms.
+
+The paper's objective is ``1 * MSE + 10 * perceptual + 1 * adversarial``;
+:class:`LossWeights` holds those weights so a run can change them.
+All image tensors are in [-1, 1].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+#: Index (in torchvision's ``vgg19().features``) of the ReLU that ends each named layer.
+VGG19_LAYERS = {
+    "relu1_1": 1, "relu1_2": 3, "relu2_1": 6, "relu2_2": 8,
+    "relu3_1": 11, "relu3_2": 13, "relu3_3": 15, "relu3_4": 17,
+    "relu4_1": 20, "relu4_2": 22, "relu4_3": 24, "relu4_4": 26,
+}
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    content: float = 1.0
+    perceptual: float = 10.0
+    adversarial: float = 1.0
+    gradient_penalty: float = 10.0  # WGAN-GP lambda (Gulrajani et al. 2017)
+
+
+def content_loss(fake: torch.Tensor, sharp: torch.Tensor) -> torch.Tensor:
+    return F.mse_loss(fake, sharp)
+
+
+class VGGPerceptual(nn.Module):
+    """MSE between VGG19 feature maps of output and target (frozen, ImageNet-normalised).
+
+    ``layer`` defaults to relu3_1, the deepest layer the offline weights
+    (``features[0:11]``) reach; pass a full torchvision VGG19 state dict to use
+    the paper's relu3_3.
+    """
+
+    def __init__(self, weights: str | Path, layer: str = "relu3_1"):
+        super().__init__()
+        from .compat import ensure_torchvision
+
+        ensure_torchvision()
+        from torchvision.models.vgg import cfgs, make_layers
+
+        if layer not in VGG19_LAYERS:
+            raise ValueError(f"unknown VGG19 layer {layer!r}; choose from {list(VGG19_LAYERS)}")
+        end = VGG19_LAYERS[layer] + 1
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        state = {k.removeprefix("features."): v for k, v in state.items() if not k.startswith("classifier.")}
+        features = make_layers(cfgs["E"])[:end]
+        wanted = {k for k in features.state_dict()}
+        missing = wanted - set(state)
+        if missing:
+            raise ValueError(f"{weights} cannot give {layer}: missing {sorted(missing)[:4]}... "
+                             "(the offline weights stop at conv3_1; relu3_3 needs a full VGG19 state dict)")
+        features.load_state_dict({k: state[k] for k in wanted}, strict=True)
+        self.features = features.eval().requires_grad_(False)
+        self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1))
+
+    def train(self, mode: bool = True) -> "VGGPerceptual":
+        return super().train(False)  # frozen feature extractor: always eval
+
+    def _feats(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(((x + 1) / 2 - self.mean) / self.std)
+
+    def forward(self, fake: torch.Tensor, sharp: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            target = self._feats(sharp)
+        return F.mse_loss(self._feats(fake), target)
+
+
+def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor | None = None) -> torch.Tensor:
+    """WGAN-GP penalty E[(||grad_x D(x_hat)||_2 - 1)^2], the norm taken **per sample**.
+
+    ``x_hat`` is a random interpolate of real and fake; ``eps`` (N x 1 x 1 x 1) may be
+    given for reproducibility/tests. The patch map is averaged, as in the loss,
+    so each sample's gradient is that of its own score.
+    """
+    if eps is None:
+        eps = torch.rand(real.size(0), 1, 1, 1, device=real.device, dtype=real.dtype)
+    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    score = critic(x_hat)
+    (grad,) = torch.autograd.grad(score.flatten(1).mean(1).sum(), x_hat, create_graph=True)
+    return ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
+
+
+def critic_loss(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, gp_weight: float = 10.0) -> tuple[torch.Tensor, dict]:
+    """WGAN-GP critic objective: D(fake) - D(real) + lambda * GP; ``fake`` must be detached by the caller."""
+    d_real = critic(real).mean()
+    d_fake = critic(fake).mean()
+    gp = gradient_penalty(critic, real, fake)
+    loss = d_fake - d_real + gp_weight * gp
+    return loss, {"critic": loss.item(), "wasserstein": (d_real - d_fake).item(), "gp": gp.item()}
+
+
+def generator_adversarial(critic: nn.Module, fake: torch.Tensor) -> torch.Tensor:
+    """WGAN generator term: -E[D(fake)]."""
+    return -critic(fake).mean()
+
+
+def generator_loss(
+    fake: torch.Tensor,
+    sharp: torch.Tensor,
+    weights: LossWeights,
+    perceptual: VGGPerceptual | None = None,
+    critic: nn.Module | None = None,
+) -> tuple[torch.Tensor, dict]:
+    """Weighted total ``content + perceptual + adversarial``; a term with weight 0 is not computed."""
+    terms = {"content": content_loss(fake, sharp)}
+    total = weights.content * terms["content"]
+    if weights.perceptual and perceptual is not None:
+        terms["perceptual"] = perceptual(fake, sharp)
+        total = total + weights.perceptual * terms["perceptual"]
+    if weights.adversarial and critic is not None:
+        terms["adversarial"] = generator_adversarial(critic, fake)
+        total = total + weights.adversarial * terms["adversarial"]
+    return total, {"g_total": total.item(), **{k: v.item() for k, v in terms.items()}}

@@ -1,0 +1,101 @@
+"""ONNX export and onnxruntime inference: the optional fast path.
+
+``export_onnx`` writes a graph with dynamic batch, height and width (the
+generator pads to its multiple internally, so any size works) and checks it
+with ``onnx.checker``. ``OnnxBackend.for_model`` caches the export beside the
+torch weights, keyed by their sha256, so ``--backend onnx`` exports once.
+onnxruntime uses the CUDA execution provider when present, else the CPU one
+with one thread per physical core.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .weights import cache_dir
+
+INSTALL_HINT = "the ONNX backend needs onnxruntime: pip install 'faceblur[onnx]'"
+
+
+def _require(module: str):
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise RuntimeError(f"{INSTALL_HINT} (missing module {module!r})") from None
+
+
+def export_onnx(model: torch.nn.Module, out: str | Path, opset: int = 18, fp16: bool = False, sample_size: int = 64) -> Path:
+    """Export ``model`` (NCHW float in [-1, 1]) to ``out`` with dynamic N, H, W; verified by onnx.checker."""
+    onnx = _require("onnx")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model = model.float().eval().cpu()
+    dummy = torch.zeros(1, 3, sample_size, sample_size + model.multiple)
+    tmp = out.with_name(out.name + ".part")
+    dims = {0: torch.export.Dim("batch", max=1024), 2: torch.export.Dim("height", max=8192),
+            3: torch.export.Dim("width", max=8192)}
+    with torch.no_grad():
+        torch.onnx.export(model, (dummy,), str(tmp), input_names=["blurry"], output_names=["sharp"],
+                          opset_version=opset, dynamo=True, dynamic_shapes={"x": dims}, external_data=False)
+    graph = onnx.load(str(tmp))
+    if fp16:
+        from onnxruntime.transformers.float16 import convert_float_to_float16
+
+        graph = convert_float_to_float16(graph, keep_io_types=True)
+    onnx.checker.check_model(graph)
+    onnx.save(graph, str(tmp))
+    os.replace(tmp, out)
+    return out
+
+
+def physical_cores() -> int:
+    """Physical cores (hyper-threads share a core's FMA units, so more threads rarely help)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            pairs = {(blk.get("physical id"), blk.get("core id")) for blk in
+                     ({k.strip(): v.strip() for k, v in (ln.split(":", 1) for ln in chunk.splitlines() if ":" in ln)}
+                      for chunk in f.read().split("\n\n")) if "core id" in blk}
+        if pairs:
+            return len(pairs)
+    except OSError:
+        pass
+    return os.cpu_count() or 1
+
+
+class OnnxBackend:
+    """onnxruntime session over a faceblur ONNX graph; same call contract as the torch backend."""
+
+    name = "onnx"
+
+    def __init__(self, path: str | Path, device: torch.device | str = "cpu", threads: int | None = None):
+        ort = _require("onnxruntime")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or physical_cores()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        available = ort.get_available_providers()
+        providers = ["CPUExecutionProvider"]
+        if torch.device(device).type == "cuda":
+            if "CUDAExecutionProvider" not in available:
+                raise RuntimeError("onnxruntime has no CUDAExecutionProvider here: pip install onnxruntime-gpu")
+            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        self.session = ort.InferenceSession(str(path), opts, providers=providers)
+        self.providers = self.session.get_providers()
+        self.input = self.session.get_inputs()[0].name
+
+    @classmethod
+    def for_model(cls, model: torch.nn.Module, device: torch.device | str = "cpu", half: bool = False) -> "OnnxBackend":
+        """Export (once, cached by the weights' sha256) and open a session."""
+        key = getattr(model, "sha256", None) or "unversioned"
+        path = cache_dir() / "onnx" / f"{key[:16]}{'-fp16' if half else ''}.onnx"
+        if not path.exists():
+            export_onnx(model, path, fp16=half)
+        return cls(path, device)
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input: np.ascontiguousarray(batch, dtype=np.float32)})[0]

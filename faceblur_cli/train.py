@@ -1,0 +1,348 @@
+"""GAN training of the generator (WGAN-GP, PatchGAN critic), resumable, single process or torchrun.
+
+Layout of a run folder::
+
+    runs/NAME/config.json     resolved TrainConfig + environment
+    runs/NAME/checkpoint.pt   latest state (atomic write): nets, optimisers, step, RNG
+    runs/NAME/train.csv       losses every ``log_every`` steps
+    runs/NAME/val.csv         held-out PSNR/SSIM (model and blurry input) every ``val_every`` steps
+
+Exact resume: every training sample is a pure function of (seed, sample index)
+(see :mod:`faceblur_cli.data`), and the checkpoint carries torch's RNG state
+(used only for the gradient-penalty interpolation), so a resumed run computes
+the same batches and the same updates as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import signal
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, Sampler
+
+from .data import Degradation, OnTheFlyBlur, PairFolder, gather_face_files, is_pair_folder, split_files, to_tensor, to_uint8
+from .blur import degrade
+from .kernels import KernelBank, PAPER_SIZES
+from .losses import LossWeights, VGGPerceptual, critic_loss, generator_loss
+from .metrics import psnr, ssim
+from .models.critic import PatchCritic
+from .models.generator import Generator, preset
+from .weights import RELEASE_FORMAT, load_checkpoint, resolve, sha256_of
+
+#: Seeds kept apart from training so validation/benchmark blur never equals a training sample.
+VAL_KERNEL_SEED = 1_000_003
+
+
+@dataclass
+class TrainConfig:
+    data: list[str]
+    out: str
+    preset: str = "lite"
+    steps: int = 1000
+    batch: int = 16
+    crop: int = 150
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    content_weight: float = 1.0
+    perceptual_weight: float = 10.0
+    adversarial_weight: float = 1.0
+    gp_weight: float = 10.0
+    warmup_steps: int = 0  # steps before the critic switches on (content + perceptual only)
+    critic_width: int = 64
+    vgg_layer: str = "relu3_1"
+    vgg_weights: str = "vgg19-conv3_1"
+    kernels: int = 800
+    kernel_seed: int = 0
+    seed: int = 0
+    noise_max: float = 2.0
+    jpeg_prob: float = 0.3
+    holdout_fraction: float = 0.1
+    val_every: int = 500
+    val_images: int = 32
+    log_every: int = 50
+    ckpt_every: int = 200
+    workers: int = 1
+    device: str = "auto"
+    amp: bool = False
+    generator_overrides: dict = field(default_factory=dict)
+
+    @property
+    def loss_weights(self) -> LossWeights:
+        return LossWeights(self.content_weight, self.perceptual_weight, self.adversarial_weight, self.gp_weight)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda: no CUDA device is available (this torch build: "
+                           f"{torch.__version__}); use --device cpu")
+    return torch.device(name)
+
+
+class StepBatches(Sampler):
+    """Yields, for each step from ``start``, the sample indices this rank trains on."""
+
+    def __init__(self, start: int, steps: int, batch: int, rank: int = 0, world: int = 1):
+        self.start, self.steps, self.batch, self.rank, self.world = start, steps, batch, rank, world
+
+    def __iter__(self):
+        for step in range(self.start, self.steps):
+            base = (step * self.world + self.rank) * self.batch
+            yield list(range(base, base + self.batch))
+
+    def __len__(self) -> int:
+        return max(0, self.steps - self.start)
+
+
+def validation_set(files: list[Path], count: int, seed: int = VAL_KERNEL_SEED) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """Fixed (sharp, blurry, kernel size) triples from held-out files, cycling over the paper's sizes."""
+    rng = np.random.default_rng(seed)
+    bank = KernelBank.generate(len(PAPER_SIZES) * 4, PAPER_SIZES, seed)
+    picked = sorted(files)[:: max(1, len(files) // max(count, 1))][:count]
+    out = []
+    for i, f in enumerate(picked):
+        from .imageio import read_rgb
+
+        sharp = read_rgb(f)
+        size = PAPER_SIZES[i % len(PAPER_SIZES)]
+        kernel = bank.kernels[int(rng.choice(bank.indices_of_size(size)))]
+        out.append((sharp, degrade(sharp, kernel), size))
+    return out
+
+
+@torch.no_grad()
+def evaluate(generator: torch.nn.Module, val: list, device: torch.device) -> dict:
+    """Mean PSNR/SSIM of the model and of the blurry input over a validation set."""
+    was_training = generator.training
+    generator.eval()
+    m_p, m_s, b_p, b_s = [], [], [], []
+    for sharp, blurry, _ in val:
+        out = to_uint8(generator(to_tensor(blurry)[None].to(device))[0])
+        m_p.append(psnr(sharp, out))
+        m_s.append(ssim(sharp, out))
+        b_p.append(psnr(sharp, blurry))
+        b_s.append(ssim(sharp, blurry))
+    generator.train(was_training)
+    return {"psnr": float(np.mean(m_p)), "ssim": float(np.mean(m_s)),
+            "blurry_psnr": float(np.mean(b_p)), "blurry_ssim": float(np.mean(b_s))}
+
+
+def atomic_torch_save(obj, path: Path) -> None:
+    tmp = path.with_name(path.name + ".part")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def gan_step(generator, critic, opt_g, opt_d, blurry, sharp, weights: LossWeights, perceptual, use_critic: bool,
+             reduce_critic_grads=None) -> dict:
+    """One training step: critic update on ``fake.detach()`` (WGAN-GP), then the generator update."""
+    fake = generator(blurry)
+    logs: dict = {}
+    if use_critic:
+        d_loss, d_logs = critic_loss(critic, sharp, fake.detach(), weights.gradient_penalty)
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        if reduce_critic_grads is not None:
+            reduce_critic_grads(critic)
+        opt_d.step()
+        logs.update(d_logs)
+    critic.requires_grad_(False)  # the generator step must not accumulate critic gradients
+    g_loss, g_logs = generator_loss(fake, sharp, weights, perceptual, critic if use_critic else None)
+    opt_g.zero_grad(set_to_none=True)
+    g_loss.backward()
+    opt_g.step()
+    critic.requires_grad_(True)
+    logs.update(g_logs)
+    return logs
+
+
+def _allreduce_grads(module: torch.nn.Module) -> None:
+    """Average gradients across ranks by hand: DDP does not support the GP's double backward."""
+    world = dist.get_world_size()
+    for p in module.parameters():
+        if p.grad is not None:
+            dist.all_reduce(p.grad)
+            p.grad /= world
+
+
+class Trainer:
+    """Builds data, nets and optimisers from a :class:`TrainConfig`; :meth:`run` trains to ``steps``."""
+
+    def __init__(self, cfg: TrainConfig, resume: bool = False, console=None):
+        self.cfg, self.console = cfg, console
+        self.distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+        self.device = pick_device(cfg.device)
+        if self.distributed:
+            if not dist.is_initialized():
+                dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+            self.rank, self.world = dist.get_rank(), dist.get_world_size()
+            if self.device.type == "cuda":
+                self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        else:
+            self.rank, self.world = 0, 1
+        self.out = Path(cfg.out)
+        self.ckpt_path = self.out / "checkpoint.pt"
+        torch.manual_seed(cfg.seed)
+
+        # Data: face folders (blur on the fly) or synthesized pair folders.
+        pair_dirs = [d for d in cfg.data if is_pair_folder(d)]
+        face_dirs = [d for d in cfg.data if not is_pair_folder(d)]
+        self.val = []
+        if face_dirs:
+            train_files, holdout = split_files(gather_face_files(face_dirs), cfg.holdout_fraction)
+            bank = KernelBank.generate(cfg.kernels, PAPER_SIZES, cfg.kernel_seed)
+            deg = Degradation(noise_max=cfg.noise_max, jpeg_prob=cfg.jpeg_prob)
+            self.dataset = OnTheFlyBlur(train_files, bank, cfg.crop, cfg.seed, deg)
+            self.n_train, self.n_holdout = len(train_files), len(holdout)
+            if self.rank == 0 and cfg.val_images > 0:
+                self.val = validation_set(holdout, cfg.val_images)
+        else:
+            if len(pair_dirs) != 1:
+                raise ValueError("give one synthesized pair folder (blurry/ + sharp/) or face folders")
+            self.dataset = PairFolder(pair_dirs[0], cfg.crop, cfg.seed)
+            self.n_train, self.n_holdout = len(self.dataset.blurry), 0
+
+        self.generator = Generator(preset(cfg.preset, **cfg.generator_overrides)).to(self.device)
+        self.critic = PatchCritic(cfg.critic_width).to(self.device)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), cfg.lr, betas=cfg.betas)
+        self.opt_d = torch.optim.Adam(self.critic.parameters(), cfg.lr, betas=cfg.betas)
+        self.perceptual = None
+        if cfg.perceptual_weight:
+            vgg_path, _ = resolve(cfg.vgg_weights)
+            self.perceptual = VGGPerceptual(vgg_path, cfg.vgg_layer).to(self.device)
+        self.step = 0
+        if resume and self.ckpt_path.exists():
+            self._load(self.ckpt_path)
+        self.model = self.generator
+        if self.distributed:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.model = DistributedDataParallel(self.generator, device_ids=ids)
+
+    # -- checkpoints -------------------------------------------------------------------------
+    def state(self) -> dict:
+        s = {"step": self.step, "generator": self.generator.state_dict(), "critic": self.critic.state_dict(),
+             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+             "generator_config": self.generator.config.to_dict(), "preset": self.cfg.preset,
+             "torch_rng": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            s["cuda_rng"] = torch.cuda.get_rng_state_all()
+        return s
+
+    def save(self) -> None:
+        if self.rank == 0:
+            self.out.mkdir(parents=True, exist_ok=True)
+            atomic_torch_save(self.state(), self.ckpt_path)
+
+    def _load(self, path: Path) -> None:
+        s = load_checkpoint(path)
+        self.generator.load_state_dict(s["generator"])
+        self.critic.load_state_dict(s["critic"])
+        self.opt_g.load_state_dict(s["opt_g"])
+        self.opt_d.load_state_dict(s["opt_d"])
+        self.step = int(s["step"])
+        torch.set_rng_state(s["torch_rng"])
+        if "cuda_rng" in s and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(s["cuda_rng"])
+
+    # -- logging -----------------------------------------------------------------------------
+    def _print(self, msg: str) -> None:
+        if self.rank == 0 and self.console is not None:
+            self.console.print(msg)
+
+    def _append_csv(self, name: str, row: dict) -> None:
+        if self.rank != 0:
+            return
+        path = self.out / name
+        new = not path.exists()
+        with open(path, "a", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(row))
+            if new:
+                w.writeheader()
+            w.writerow(row)
+
+    def _write_config(self) -> None:
+        if self.rank != 0:
+            return
+        self.out.mkdir(parents=True, exist_ok=True)
+        env = {"torch": torch.__version__, "python": platform.python_version(), "machine": platform.machine(),
+               "device": str(self.device), "world_size": self.world, "threads": torch.get_num_threads(),
+               "train_images": self.n_train, "holdout_images": self.n_holdout}
+        with open(self.out / "config.json", "w") as f:
+            json.dump({"config": asdict(self.cfg), "environment": env}, f, indent=2)
+
+    # -- the loop ----------------------------------------------------------------------------
+    def run(self) -> dict:
+        """Train until ``cfg.steps``; Ctrl-C / SIGTERM save a checkpoint and return early."""
+        cfg = self.cfg
+        self._write_config()
+        loader = DataLoader(self.dataset, batch_sampler=StepBatches(self.step, cfg.steps, cfg.batch, self.rank, self.world),
+                            num_workers=cfg.workers, persistent_workers=False, prefetch_factor=4 if cfg.workers else None)
+        weights = cfg.loss_weights
+        reduce = _allreduce_grads if self.distributed else None
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.amp)
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt) if self.rank == 0 else None
+        t0, t_log, logs, interrupted = time.time(), time.time(), {}, False
+        start_step = self.step
+        last = {}
+        try:
+            for blurry, sharp in loader:
+                blurry, sharp = blurry.to(self.device, non_blocking=True), sharp.to(self.device, non_blocking=True)
+                use_critic = weights.adversarial > 0 and self.step >= cfg.warmup_steps
+                with autocast:
+                    logs = gan_step(self.model, self.critic, self.opt_g, self.opt_d, blurry, sharp, weights,
+                                    self.perceptual, use_critic, reduce)
+                self.step += 1
+                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                    rate = cfg.log_every / max(time.time() - t_log, 1e-9)
+                    t_log = time.time()
+                    self._append_csv("train.csv", {"step": self.step, "time_s": round(time.time() - t0, 1), **logs})
+                    self._print(f"step {self.step:>7}/{cfg.steps}  {rate:5.2f} it/s  " +
+                                "  ".join(f"{k} {v:.4g}" for k, v in logs.items()))
+                if self.step % cfg.ckpt_every == 0:
+                    self.save()
+                if self.val and (self.step % cfg.val_every == 0 or self.step == cfg.steps):
+                    last = evaluate(self.generator, self.val, self.device)
+                    self._append_csv("val.csv", {"step": self.step, **last})
+                    self._print(f"[bold]val[/] step {self.step}: model {last['psnr']:.2f} dB / {last['ssim']:.4f}  "
+                                f"blurry {last['blurry_psnr']:.2f} dB / {last['blurry_ssim']:.4f}  "
+                                f"gain {last['psnr'] - last['blurry_psnr']:+.2f} dB")
+        except KeyboardInterrupt:
+            interrupted = True
+            self._print(f"interrupted at step {self.step}: saving checkpoint")
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+        self.save()
+        return {"step": self.step, "steps_run": self.step - start_step, "seconds": time.time() - t0,
+                "interrupted": interrupted, "losses": logs, "val": last}
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def export_generator(checkpoint: str | Path, out: str | Path, half: bool = False, meta: dict | None = None) -> str:
+    """Write the release file (generator weights + embedded config) and ``out.sha256``; return the sha256."""
+    s = load_checkpoint(checkpoint)
+    state = {k: (v.half() if half and v.is_floating_point() else v.float() if v.is_floating_point() else v)
+             for k, v in s["generator"].items()}
+    blob = {"format": RELEASE_FORMAT, "preset": s.get("preset", ""), "config": s["generator_config"],
+            "state_dict": state, "meta": {"step": int(s["step"]), **(meta or {})}}
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_torch_save(blob, out)
+    digest = sha256_of(out)
+    out.with_name(out.name + ".sha256").write_text(f"{digest}  {out.name}\n")
+    return digest

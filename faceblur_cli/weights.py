@@ -1,0 +1,165 @@
+"""Weights registry: ``weights.toml`` names -> verified local files -> loaded models.
+
+Resolution order for a model name: an explicit file path > the faceblur cache
+(``$FACEBLUR_CACHE`` or ``~/.cache/faceblur``) > the copy bundled in the
+package > ``huggingface_hub.hf_hub_download`` (which itself honours HF_HOME,
+HF_HUB_OFFLINE and HF_TOKEN). Every file is checked against the registry's
+sha256 before it is deserialised, and deserialised with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import torch
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REGISTRY_FILE = PACKAGE_DIR / "weights.toml"
+RELEASE_FORMAT = "faceblur-generator-v1"
+
+
+class WeightsError(Exception):
+    """Weights that cannot be found, verified or loaded; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    """One ``weights.toml`` entry."""
+
+    name: str
+    kind: str = "generator"
+    description: str = ""
+    filename: str = ""
+    sha256: str = ""
+    size: int = 0
+    license: str = ""
+    source: str = ""
+    preset: str = ""
+    repo_id: str = ""
+    revision: str = ""
+    bundled: str = ""
+    default: bool = False
+    training: str = ""
+    metrics: dict = field(default_factory=dict)
+
+    @property
+    def bundled_path(self) -> Path | None:
+        return PACKAGE_DIR / self.bundled if self.bundled else None
+
+
+def load_registry(path: str | Path = REGISTRY_FILE) -> dict[str, WeightSpec]:
+    """Parse ``weights.toml`` into specs; unknown keys are an error (typos must not pass silently)."""
+    with open(path, "rb") as f:
+        raw = tomllib.load(f)
+    known = {f.name for f in fields(WeightSpec)}
+    specs = {}
+    for name, table in raw.items():
+        unknown = set(table) - known
+        if unknown:
+            raise WeightsError(f"{path}: [{name}] has unknown keys {sorted(unknown)}")
+        specs[name] = WeightSpec(name=name, **table)
+    return specs
+
+
+def default_model_name(registry: dict[str, WeightSpec] | None = None) -> str:
+    registry = registry or load_registry()
+    for spec in registry.values():
+        if spec.default:
+            return spec.name
+    raise WeightsError("weights.toml marks no model as default")
+
+
+def sha256_of(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verify(path: str | Path, expected: str) -> Path:
+    """Return ``path`` if its sha256 is ``expected``; otherwise refuse (the file is left untouched)."""
+    path = Path(path)
+    actual = sha256_of(path)
+    if expected and actual != expected:
+        raise WeightsError(f"{path}: sha256 {actual[:12]}... does not match the registry's {expected[:12]}...; "
+                           "refusing to load (file is corrupt, truncated or not the expected release)")
+    return path
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("FACEBLUR_CACHE", Path.home() / ".cache" / "faceblur"))
+
+
+def resolve(name_or_path: str | Path, registry: dict[str, WeightSpec] | None = None) -> tuple[Path, WeightSpec | None]:
+    """Find a verified local file for a registry name or a path (see module docstring for the order)."""
+    registry = registry if registry is not None else load_registry()
+    name = str(name_or_path)
+    if name not in registry:
+        path = Path(name).expanduser()
+        if path.is_file():
+            return path, None
+        raise WeightsError(f"{name}: neither a file nor a known model (known: {', '.join(sorted(registry))})")
+    spec = registry[name]
+    cached = cache_dir() / spec.name / spec.filename
+    if cached.is_file():
+        return verify(cached, spec.sha256), spec
+    if spec.bundled_path is not None and spec.bundled_path.is_file():
+        return verify(spec.bundled_path, spec.sha256), spec
+    return verify(hub_download(spec), spec.sha256), spec
+
+
+def hub_download(spec: WeightSpec, local_files_only: bool | None = None) -> Path:
+    """Fetch ``spec`` with ``hf_hub_download`` (HF cache, pinned revision); clear message when offline."""
+    if not spec.repo_id:
+        raise WeightsError(f"{spec.name}: not bundled and no Hub repo_id in weights.toml")
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return Path(hf_hub_download(spec.repo_id, spec.filename, revision=spec.revision or None,
+                                    local_files_only=bool(local_files_only)))
+    except LocalEntryNotFoundError:
+        raise WeightsError(f"{spec.name}: not in the local Hugging Face cache and the Hub is unreachable or "
+                           f"HF_HUB_OFFLINE=1; run `faceblur weights download {spec.name}` on a connected machine "
+                           "(or copy its HF cache here)") from None
+    except Exception as err:  # network/HTTP errors: one line, not a traceback
+        raise WeightsError(f"{spec.name}: download from {spec.repo_id} failed: {type(err).__name__}: {err}") from None
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """``torch.load`` with ``weights_only=True``: a pickle that tries to run code is refused."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise WeightsError(f"{path}: cannot be loaded safely ({type(err).__name__}: {str(err).splitlines()[0]})") from None
+
+
+def load_generator(name_or_path: str | Path = "default"):
+    """A ready-to-run :class:`Generator` (eval mode, CPU) from a name or a release file."""
+    from .models.generator import Generator, GeneratorConfig
+
+    registry = load_registry()
+    if str(name_or_path) == "default":
+        name_or_path = default_model_name(registry)
+    path, spec = resolve(name_or_path, registry)
+    blob = load_checkpoint(path)
+    if not isinstance(blob, dict) or blob.get("format") != RELEASE_FORMAT:
+        raise WeightsError(f"{path}: not a faceblur generator release (expected format {RELEASE_FORMAT!r}); "
+                           "export a training checkpoint with `faceblur train --export`")
+    model = Generator(GeneratorConfig.from_dict(blob["config"]))
+    state = {k: v.float() for k, v in blob["state_dict"].items()}
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    model.name = spec.name if spec else Path(path).stem
+    model.sha256 = sha256_of(path)
+    return model
