@@ -406,6 +406,20 @@ def weights_verify():
         raise Exit(1)
 
 
+@weights_app.command("push")
+@friendly
+def weights_push(
+    run_dir: Path = typer.Argument(..., help="Training run folder with checkpoint.pt (and optional results.json)."),
+    repo_id: str = typer.Option(..., "--repo-id", help="Hub repo, e.g. org/faceblur-lite."),
+    private: bool = typer.Option(False, "--private", help="Create the repo as private."),
+):
+    """Publish a trained model to the Hugging Face Hub with a model card (needs HF_TOKEN)."""
+    from .weights import push
+
+    info = push(run_dir, repo_id, private=private)
+    out_console.print("add to weights.toml:\n" + "\n".join(f'{k} = "{v}"' for k, v in info.items()))
+
+
 def run() -> None:  # console-script entry point
     app(prog_name="faceblur")
 

@@ -30,16 +30,18 @@ def _require(module: str):
         raise RuntimeError(f"{INSTALL_HINT} (missing module {module!r})") from None
 
 
-def export_onnx(model: torch.nn.Module, out: str | Path, opset: int = 18, fp16: bool = False, sample_size: int = 64) -> Path:
+def export_onnx(model: torch.nn.Module, out: str | Path, opset: int = 18, fp16: bool = False, sample_size: int = 61) -> Path:
     """Export ``model`` (NCHW float in [-1, 1]) to ``out`` with dynamic N, H, W; verified by onnx.checker."""
     onnx = _require("onnx")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     model = model.float().eval().cpu()
-    dummy = torch.zeros(1, 3, sample_size, sample_size + model.multiple)
+    # Odd sample sides (not multiples of the network's stride): the tracer must keep the padding path.
+    dummy = torch.zeros(2, 3, sample_size, sample_size + 14)
     tmp = out.with_name(out.name + ".part")
-    dims = {0: torch.export.Dim("batch", max=1024), 2: torch.export.Dim("height", max=8192),
-            3: torch.export.Dim("width", max=8192)}
+    # Dim.DYNAMIC lets the exporter derive the constraints itself (named Dims trip over the
+    # pad-to-multiple arithmetic).
+    dims = {0: torch.export.Dim.DYNAMIC, 2: torch.export.Dim.DYNAMIC, 3: torch.export.Dim.DYNAMIC}
     with torch.no_grad():
         torch.onnx.export(model, (dummy,), str(tmp), input_names=["blurry"], output_names=["sharp"],
                           opset_version=opset, dynamo=True, dynamic_shapes={"x": dims}, external_data=False)

@@ -288,7 +288,10 @@ class Trainer:
         cfg = self.cfg
         self._write_config()
         loader = DataLoader(self.dataset, batch_sampler=StepBatches(self.step, cfg.steps, cfg.batch, self.rank, self.world),
-                            num_workers=cfg.workers, persistent_workers=False, prefetch_factor=4 if cfg.workers else None)
+                            num_workers=cfg.workers, persistent_workers=False, prefetch_factor=4 if cfg.workers else None,
+                            # Own generator: creating the iterator must not draw from the global RNG
+                            # (that would shift the gradient-penalty draws after a resume).
+                            generator=torch.Generator().manual_seed(cfg.seed))
         weights = cfg.loss_weights
         reduce = _allreduce_grads if self.distributed else None
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.amp)

@@ -125,9 +125,13 @@ def hub_download(spec: WeightSpec, local_files_only: bool | None = None) -> Path
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
+    if local_files_only is None:  # read at call time: huggingface_hub reads it only at import
+        local_files_only = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    hub_cache = os.environ.get("HF_HUB_CACHE") or (
+        str(Path(os.environ["HF_HOME"]) / "hub") if os.environ.get("HF_HOME") else None)
     try:
         return Path(hf_hub_download(spec.repo_id, spec.filename, revision=spec.revision or None,
-                                    local_files_only=bool(local_files_only)))
+                                    cache_dir=hub_cache, local_files_only=local_files_only))
     except LocalEntryNotFoundError:
         raise WeightsError(f"{spec.name}: not in the local Hugging Face cache and the Hub is unreachable or "
                            f"HF_HUB_OFFLINE=1; run `faceblur weights download {spec.name}` on a connected machine "
@@ -163,3 +167,61 @@ def load_generator(name_or_path: str | Path = "default"):
     model.name = spec.name if spec else Path(path).stem
     model.sha256 = sha256_of(path)
     return model
+
+
+def model_card(name: str, release: Path, results: dict | None, training: str = "") -> str:
+    """README.md for the Hub repo: what the model is, how it was trained, its benchmark table."""
+    lines = [f"# {name}", "", "Face motion-deblurring generator for [faceblur](https://pypi.org/project/faceblur/) "
+             "(two-stage U-Net after Qi et al. 2020).", "",
+             f"- file: `{release.name}` (sha256 `{sha256_of(release)}`)",
+             "- load: `faceblur deblur photo.jpg -o out.png --model PATH` or `faceblur_cli.weights.load_generator(PATH)`"]
+    if training:
+        lines += ["", "## Training", "", training]
+    if results:
+        sizes = [str(k) for k in results["sizes"]]
+        lines += ["", f"## Benchmark ({results['dataset']}, {results['num_images']} images, PSNR dB / SSIM)", "",
+                  "| method | " + " | ".join(sizes) + " | overall |", "|---" * (len(sizes) + 2) + "|"]
+        for m, r in results["methods"].items():
+            cells = [f"{r['per_size'][k]['psnr']:.2f} / {r['per_size'][k]['ssim']:.3f}" for k in sizes]
+            lines.append(f"| {m} | " + " | ".join(cells) + f" | {r['psnr']:.2f} / {r['ssim']:.4f} |")
+    return "\n".join(lines) + "\n"
+
+
+def push(run_dir: str | Path, repo_id: str, api=None, token: str | None = None, private: bool = False) -> dict:
+    """Export ``run_dir/checkpoint.pt`` and upload it with a model card to the Hub (maintainers only).
+
+    ``api`` is a ``huggingface_hub.HfApi`` (injectable for tests). Returns the repo id, commit and sha256
+    to paste into ``weights.toml``.
+    """
+    import json
+    import tempfile
+
+    from .train import export_generator
+
+    run_dir = Path(run_dir)
+    ckpt = run_dir / "checkpoint.pt"
+    if not ckpt.exists():
+        raise WeightsError(f"{run_dir}: no checkpoint.pt to publish")
+    if api is None:
+        from huggingface_hub import HfApi
+
+        api = HfApi(token=token)
+    results = None
+    for cand in (run_dir / "benchmark" / "results.json", run_dir / "results.json"):
+        if cand.exists():
+            results = json.loads(cand.read_text())
+            break
+    training = ""
+    if (run_dir / "config.json").exists():
+        training = "```json\n" + (run_dir / "config.json").read_text() + "\n```"
+    with tempfile.TemporaryDirectory() as staging:
+        staging = Path(staging)
+        name = repo_id.split("/")[-1]
+        release = staging / f"{name}.pth"
+        digest = export_generator(ckpt, release)
+        (staging / "README.md").write_text(model_card(name, release, results, training))
+        api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
+        info = api.upload_folder(folder_path=str(staging), repo_id=repo_id, repo_type="model",
+                                 commit_message=f"faceblur: publish {name}")
+    commit = getattr(info, "oid", None) or getattr(info, "commit_url", "")
+    return {"repo_id": repo_id, "filename": release.name, "sha256": digest, "revision": commit}

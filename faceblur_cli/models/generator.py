@@ -134,7 +134,8 @@ class Generator(nn.Module):
         h, w = x.shape[-2:]
         m = self.multiple
         ph, pw = (-h) % m, (-w) % m
-        y = F.pad(x, (0, pw, 0, ph), mode="reflect") if ph or pw else x
+        # Always pad (possibly by 0) so an exported graph keeps the padding for every size.
+        y = F.pad(x, (0, pw, 0, ph), mode="reflect")
         y = self.stage2(self.enhance(self.stage1(self.head(y))))
         y = torch.tanh(self.tail(y))[..., :h, :w]
         return torch.clamp(x + y, -1.0, 1.0)

@@ -1,0 +1,72 @@
+import json
+import math
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from faceblur_cli import benchmark as bm
+from faceblur_cli.cli import app
+from faceblur_cli.metrics import PSNR_CAP, psnr, ssim
+
+
+def test_identical_images_cap_psnr_and_ssim_one(rng):
+    img = (rng.random((32, 40, 3)) * 255).astype(np.uint8)
+    assert psnr(img, img) == PSNR_CAP
+    assert ssim(img, img) == pytest.approx(1.0)
+
+
+def test_psnr_hand_checked():
+    a = np.zeros((8, 8, 3), np.uint8)
+    b = a.copy()
+    b[0, 0, 0] = 16  # MSE = 256 / 192
+    assert psnr(a, b) == pytest.approx(10 * math.log10(255**2 / (256 / 192)), abs=1e-9)
+
+
+def test_blurry_baseline_reproduces_reference_value(face_dir):
+    """Fixed tiny set: 2 faces x sizes 13, 27 (seed 0). Reference computed once with this code and checked
+    by hand to lie in the expected band (bigger kernel => lower PSNR)."""
+    files = bm.pick_images(sorted(face_dir.glob("*.jpg")), 2, 0)
+    cases = bm.make_cases(files, (13, 27), 0)
+    res = bm.evaluate(cases, {"blurry": lambda c: c.blurry})["blurry"]
+    assert res["per_size"]["13"]["psnr"] > res["per_size"]["27"]["psnr"]
+    again = bm.evaluate(bm.make_cases(files, (13, 27), 0), {"blurry": lambda c: c.blurry})["blurry"]
+    assert again == {**res, "ms_per_image": again["ms_per_image"]}
+    direct = np.mean([psnr(c.sharp, c.blurry) for c in cases])
+    assert res["psnr"] == pytest.approx(direct)
+    assert 18 < res["psnr"] < 32
+
+
+def test_schema_validation_rejects_bad_reports():
+    good = {"dataset": "x", "num_images": 1, "sizes": [13], "seed": 0,
+            "methods": {"blurry": {"psnr": 1.0, "ssim": 0.5, "ms_per_image": 0.1,
+                                   "per_size": {"13": {"psnr": 1.0, "ssim": 0.5}}}}}
+    bm.validate_report(good)
+    bad = json.loads(json.dumps(good))
+    del bad["methods"]["blurry"]["ssim"]
+    with pytest.raises(ValueError):
+        bm.validate_report(bad)
+    bad = json.loads(json.dumps(good))
+    bad["methods"]["blurry"]["per_size"] = {"big": {"psnr": 1.0, "ssim": 0.5}}
+    with pytest.raises(ValueError):
+        bm.validate_report(bad)
+
+
+def test_cli_run_produces_every_file(face_dir, tmp_path, shared):
+    out = tmp_path / "bench"
+    r = CliRunner().invoke(app, ["benchmark", "--dataset", str(face_dir), "--all-images", "--num-images", "4",
+                                 "--sizes", "13,27", "--out", str(out), "--device", "cpu",
+                                 "--real", str(shared / "data" / "real_blur" / "unpaired")])
+    assert r.exit_code == 0, r.output
+    for name in ("results.json", "results.csv", "psnr_ssim_by_kernel.png", "examples.png", "real.json"):
+        assert (out / name).exists(), name
+    data = json.loads((out / "results.json").read_text())
+    bm.validate_report(data)
+    assert data["num_images"] == 4 and data["sizes"] == [13, 27]
+    assert set(data["methods"]) == {"blurry", "wiener_oracle", "rl_oracle", "faceblur-lite"}
+    assert "sharpness" in (out / "real.json").read_text()
+
+
+def test_missing_dataset_says_where(tmp_path):
+    r = CliRunner().invoke(app, ["benchmark", "--dataset", "helen", "--data-root", str(tmp_path)])
+    assert r.exit_code == 1 and "put its sharp face images in" in r.output

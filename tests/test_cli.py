@@ -1,0 +1,21 @@
+import pytest
+from typer.testing import CliRunner
+
+from faceblur_cli.cli import app
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("cmd", [[], ["deblur"], ["synthesize"], ["train"], ["benchmark"], ["export-onnx"],
+                                 ["weights"], ["weights", "list"], ["weights", "download"], ["weights", "verify"]])
+def test_help_exits_zero(cmd):
+    result = runner.invoke(app, cmd + ["--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_weights_list_and_verify():
+    result = runner.invoke(app, ["weights", "list"])
+    assert result.exit_code == 0 and "faceblur-lite" in result.output
+    result = runner.invoke(app, ["weights", "verify"])
+    assert result.exit_code == 0, result.output

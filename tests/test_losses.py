@@ -1,0 +1,33 @@
+import pytest
+import torch
+
+from faceblur_cli.losses import LossWeights, VGGPerceptual, generator_loss
+from faceblur_cli.weights import resolve
+
+
+@pytest.fixture(scope="module")
+def vgg():
+    path, _ = resolve("vgg19-conv3_1")
+    return VGGPerceptual(path, "relu3_1")
+
+
+def test_perceptual_zero_for_identical_positive_otherwise(vgg):
+    torch.manual_seed(0)
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    assert vgg(x, x).item() == 0.0
+    assert vgg(x, x.flip(-1)).item() > 0.0
+
+
+def test_vgg_weights_load_strict_and_safe():
+    path, spec = resolve("vgg19-conv3_1")
+    sd = torch.load(path, map_location="cpu", weights_only=True)
+    assert set(sd) == {f"{i}.{p}" for i in (0, 2, 5, 7, 10) for p in ("weight", "bias")}
+    with pytest.raises(ValueError, match="relu3_3"):
+        VGGPerceptual(path, "relu3_3")  # the offline file stops at conv3_1
+
+
+def test_weighted_total(vgg):
+    fake, sharp = torch.zeros(1, 3, 16, 16), torch.full((1, 3, 16, 16), 0.5)
+    total, logs = generator_loss(fake, sharp, LossWeights(1.0, 10.0, 0.0), vgg)
+    assert total.item() == pytest.approx(logs["content"] + 10 * logs["perceptual"], rel=1e-5)
+    assert logs["content"] == pytest.approx(0.25)

@@ -1,0 +1,60 @@
+import csv
+import math
+import subprocess
+import sys
+
+import torch
+
+from faceblur_cli.train import Trainer, TrainConfig, export_generator
+from faceblur_cli.weights import load_checkpoint, load_generator
+
+
+def _cfg(data, out, steps):
+    return TrainConfig(data=[str(data)], out=str(out), preset="lite", steps=steps, batch=2, crop=64, warmup_steps=1,
+                       critic_width=8, val_every=2, val_images=2, ckpt_every=100, log_every=1, workers=0,
+                       holdout_fraction=0.3, generator_overrides={"width": 4, "levels": 2})
+
+
+def test_tiny_run_resume_and_export(face_dir, tmp_path):
+    straight = Trainer(_cfg(face_dir, tmp_path / "a", 4))
+    res = straight.run()
+    assert res["step"] == 4
+    assert all(math.isfinite(v) for v in res["losses"].values())
+    assert {"critic", "gp", "adversarial", "perceptual", "content"} <= set(res["losses"])
+    assert (tmp_path / "a" / "checkpoint.pt").exists() and (tmp_path / "a" / "config.json").exists()
+    rows = list(csv.DictReader(open(tmp_path / "a" / "val.csv")))
+    assert rows and float(rows[-1]["blurry_psnr"]) > 10
+
+    first = Trainer(_cfg(face_dir, tmp_path / "b", 2))
+    first.run()
+    resumed = Trainer(_cfg(face_dir, tmp_path / "b", 4), resume=True)
+    assert resumed.step == 2
+    resumed.run()
+    a = load_checkpoint(tmp_path / "a" / "checkpoint.pt")
+    b = load_checkpoint(tmp_path / "b" / "checkpoint.pt")
+    for k in a["generator"]:
+        assert torch.equal(a["generator"][k], b["generator"][k]), k
+    for k in a["critic"]:
+        assert torch.equal(a["critic"][k], b["critic"][k]), k
+
+    release = tmp_path / "release.pth"
+    digest = export_generator(tmp_path / "a" / "checkpoint.pt", release)
+    blob = torch.load(release, map_location="cpu", weights_only=True)
+    assert blob["config"]["width"] == 4 and blob["meta"]["step"] == 4
+    assert (tmp_path / "release.pth.sha256").read_text().startswith(digest)
+    model = load_generator(release)
+    x = torch.rand(1, 3, 30, 42) * 2 - 1
+    with torch.no_grad():
+        assert model(x).shape == x.shape
+
+
+def test_torchrun_two_cpu_processes_gloo(face_dir, tmp_path):
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+           "-m", "faceblur_cli", "train", "--data", str(face_dir), "--out", str(out), "--steps", "2", "--batch", "2",
+           "--crop", "48", "--perceptual-weight", "0", "--critic-width", "8", "--val-images", "0", "--workers", "0",
+           "--device", "cpu", "--log-every", "1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={"OMP_NUM_THREADS": "1",
+                                                                                 **__import__("os").environ})
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert load_checkpoint(out / "checkpoint.pt")["step"] == 2

@@ -1,0 +1,137 @@
+import os
+import shutil
+
+import pytest
+import torch
+
+from faceblur_cli import weights as W
+from faceblur_cli.train import export_generator
+
+REV = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.fixture
+def release(tmp_path):
+    """A real (tiny) generator release file."""
+    from faceblur_cli.models import Generator, preset
+
+    g = Generator(preset("lite", width=4, levels=2))
+    ckpt = {"generator": g.state_dict(), "generator_config": g.config.to_dict(), "preset": "lite", "step": 3}
+    torch.save(ckpt, tmp_path / "ckpt.pt")
+    out = tmp_path / "tiny.pth"
+    export_generator(tmp_path / "ckpt.pt", out)
+    return out
+
+
+def _hf_cache(root, release):
+    snap = root / "hub" / "models--acme--tiny" / "snapshots" / REV
+    snap.mkdir(parents=True)
+    shutil.copy(release, snap / "tiny.pth")
+    (root / "hub" / "models--acme--tiny" / "refs").mkdir()
+    (root / "hub" / "models--acme--tiny" / "refs" / "main").write_text(REV)
+    return snap / "tiny.pth"
+
+
+def _spec(release, **kw):
+    return W.WeightSpec(name="tiny", filename="tiny.pth", sha256=W.sha256_of(release), repo_id="acme/tiny",
+                        revision=REV, **kw)
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("FACEBLUR_CACHE", str(tmp_path / "fbcache"))
+    return tmp_path / "hf"
+
+
+def test_hub_cache_resolves_offline(offline, release):
+    cached = _hf_cache(offline, release)
+    path, spec = W.resolve("tiny", {"tiny": _spec(release)})
+    assert path.resolve() == cached.resolve() and spec.name == "tiny"
+
+
+def test_offline_with_nothing_cached_names_the_command(offline, release):
+    with pytest.raises(W.WeightsError, match="faceblur weights download tiny"):
+        W.resolve("tiny", {"tiny": _spec(release)})
+
+
+def test_wrong_sha_refused_and_file_kept(offline, release):
+    cached = _hf_cache(offline, release)
+    spec = W.WeightSpec(name="tiny", filename="tiny.pth", sha256="0" * 64, repo_id="acme/tiny", revision=REV)
+    with pytest.raises(W.WeightsError, match="does not match"):
+        W.resolve("tiny", {"tiny": spec})
+    assert cached.exists()
+
+
+def test_truncated_file_refused(offline, release):
+    cached = _hf_cache(offline, release)
+    data = cached.read_bytes()
+    cached.unlink()
+    cached.write_bytes(data[: len(data) // 2])
+    with pytest.raises(W.WeightsError):
+        W.resolve("tiny", {"tiny": _spec(release)})
+    with pytest.raises(W.WeightsError, match="cannot be loaded safely"):
+        W.load_generator(cached)  # as an explicit path (no registry hash): the loader still refuses
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ("touch EVIL_RAN",))
+
+
+def test_malicious_pickle_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    torch.save({"format": W.RELEASE_FORMAT, "x": _Evil()}, tmp_path / "evil.pth")
+    with pytest.raises(W.WeightsError, match="cannot be loaded safely"):
+        W.load_generator(tmp_path / "evil.pth")
+    assert not (tmp_path / "EVIL_RAN").exists()
+
+
+def test_local_cache_beats_bundled(offline, release, tmp_path):
+    d = tmp_path / "fbcache" / "tiny"
+    d.mkdir(parents=True)
+    shutil.copy(release, d / "tiny.pth")
+    path, _ = W.resolve("tiny", {"tiny": _spec(release, bundled="does/not/exist.pth")})
+    assert path == d / "tiny.pth"
+
+
+def test_bundled_default_loads():
+    model = W.load_generator("default")
+    assert model.name == W.default_model_name() and len(model.sha256) == 64
+
+
+def test_registry_rejects_unknown_keys(tmp_path):
+    p = tmp_path / "w.toml"
+    p.write_text('[m]\nfilename = "a"\nsha265 = "typo"\n')
+    with pytest.raises(W.WeightsError, match="unknown keys"):
+        W.load_registry(p)
+
+
+def test_push_uses_hub_api_and_writes_card(tmp_path, release):
+    torch.save({"generator": W.load_generator(release).state_dict(),
+                "generator_config": W.load_generator(release).config.to_dict(), "preset": "lite", "step": 3},
+               tmp_path / "checkpoint.pt")
+    (tmp_path / "results.json").write_text('{"dataset": "celeba", "num_images": 2, "sizes": [13], "seed": 0, '
+                                           '"methods": {"blurry": {"psnr": 25.0, "ssim": 0.7, "ms_per_image": 0.1, '
+                                           '"per_size": {"13": {"psnr": 25.0, "ssim": 0.7}}}}}')
+    calls = {}
+
+    class FakeApi:
+        def create_repo(self, repo_id, **kw):
+            calls["create"] = repo_id
+
+        def upload_folder(self, folder_path, repo_id, **kw):
+            from pathlib import Path
+
+            calls["files"] = sorted(p.name for p in Path(folder_path).iterdir())
+            calls["card"] = (Path(folder_path) / "README.md").read_text()
+
+            class Info:
+                oid = REV
+            return Info()
+
+    info = W.push(tmp_path, "acme/tiny", api=FakeApi())
+    assert calls["create"] == "acme/tiny" and calls["files"] == ["README.md", "tiny.pth", "tiny.pth.sha256"]
+    assert "| blurry | 25.00 / 0.700 |" in calls["card"] and info["revision"] == REV
+    assert len(info["sha256"]) == 64
