@@ -1,6 +1,6 @@
 """Milliseconds per face for each stage of `faceblur deblur` (detection, alignment, network, paste-back).
 
-    python benchmarks/deblur_timing.py [--runs 10] [--backend torch|onnx]
+python benchmarks/deblur_timing.py [--runs 10] [--backend torch|onnx]
 """
 
 import argparse
@@ -28,8 +28,10 @@ if __name__ == "__main__":
         res = d.restore(rgb)
         for k, v in res.timings.items():
             stages.setdefault(k, []).append(v * 1000 / max(len(res.faces), 1))
-    print(f"image {rgb.shape[1]}x{rgb.shape[0]}, {len(res.faces)} face(s), backend {args.backend}, "
-          f"median of {args.runs} runs, ms per face:")
+    print(
+        f"image {rgb.shape[1]}x{rgb.shape[0]}, {len(res.faces)} face(s), backend {args.backend}, "
+        f"median of {args.runs} runs, ms per face:"
+    )
     for k, v in stages.items():
         print(f"  {k:8} {statistics.median(v):8.1f}")
     print(f"  {'total':8} {sum(statistics.median(v) for v in stages.values()):8.1f}")

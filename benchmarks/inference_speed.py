@@ -1,6 +1,6 @@
 """Torch eager vs channels-last vs torch.compile vs onnxruntime: ms per 256x256 face, median of N after warm-up.
 
-    python benchmarks/inference_speed.py [--runs 20] [--batch 1]
+python benchmarks/inference_speed.py [--runs 20] [--batch 1]
 """
 
 import argparse
@@ -9,7 +9,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from faceblur_cli.onnx_backend import OnnxBackend, export_onnx

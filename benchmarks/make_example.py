@@ -1,6 +1,6 @@
 """Rebuild the bundled example: scikit-image's public-domain astronaut() photo, blurred by our own kernel.
 
-    python benchmarks/make_example.py
+python benchmarks/make_example.py
 """
 
 from pathlib import Path

@@ -1,6 +1,6 @@
 """Parameter count and forward GFLOPs at 256x256 for every generator preset (README table).
 
-    python benchmarks/model_stats.py
+python benchmarks/model_stats.py
 """
 
 from faceblur_cli.models.generator import PRESETS, Generator, count_parameters, gflops

@@ -1,6 +1,6 @@
 """Speed of the data builder on this machine: an 800-kernel bank, and pairs/s on 178x218 CelebA faces.
 
-    python benchmarks/synthesize_speed.py [--images ../shared/data/celeba/train] [--count 60]
+python benchmarks/synthesize_speed.py [--images ../shared/data/celeba/train] [--count 60]
 """
 
 import argparse
@@ -30,5 +30,7 @@ if __name__ == "__main__":
             out = Path(tmp) / f"out{crop}"
             res = synthesize(src, out, SynthConfig(crop=crop), workers=args.workers or None)
             # res.seconds includes the bank (built once per run); report the pair phase separately too
-            print(f"crop {crop or 'full 178x218'}: {res.pairs_written} pairs in {res.seconds:.1f} s "
-                  f"-> {res.pairs_written / res.seconds:.0f} pairs/s (PNG out, bank included)")
+            print(
+                f"crop {crop or 'full 178x218'}: {res.pairs_written} pairs in {res.seconds:.1f} s "
+                f"-> {res.pairs_written / res.seconds:.0f} pairs/s (PNG out, bank included)"
+            )

@@ -69,11 +69,15 @@ def _side_by_side(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     return np.concatenate([before, np.full((before.shape[0], 8, 3), 255, np.uint8), after], 1)
 
 
-def run(deblurrer: Deblurrer, inp: Path, out: Path, opts: BatchOptions,
-        progress: Callable[[Path, int], None] | None = None) -> Summary:
-    """Process every planned file; problems are collected in the summary, never raised per file."""
+def run(
+    deblurrer: Deblurrer,
+    jobs: list[tuple[Path, Path]],
+    opts: BatchOptions,
+    progress: Callable[[Path, int], None] | None = None,
+) -> Summary:
+    """Process (input, output) jobs from :func:`plan`; problems go into the summary, never raised per file."""
     summary = Summary()
-    for src, dst in plan(inp, out, opts):
+    for src, dst in jobs:
         faces = 0
         try:
             if dst.resolve() == src.resolve():
@@ -95,12 +99,18 @@ def run(deblurrer: Deblurrer, inp: Path, out: Path, opts: BatchOptions,
             save_image(to_pil(result.image, loaded), dst, like=loaded, overwrite=opts.overwrite)
             summary.outputs.append(dst)
             if opts.compare:
-                save_image(_side_by_side(loaded.rgb, result.image), dst.with_name(f"{dst.stem}_compare.png"),
-                           overwrite=opts.overwrite)
+                save_image(
+                    _side_by_side(loaded.rgb, result.image),
+                    dst.with_name(f"{dst.stem}_compare.png"),
+                    overwrite=opts.overwrite,
+                )
             if opts.save_faces:
                 for i, (crop, rest) in enumerate(zip(result.crops, result.restored)):
-                    save_image(_side_by_side(crop, rest), dst.with_name(f"{dst.stem}_face{i:02d}.png"),
-                               overwrite=opts.overwrite)
+                    save_image(
+                        _side_by_side(crop, rest),
+                        dst.with_name(f"{dst.stem}_face{i:02d}.png"),
+                        overwrite=opts.overwrite,
+                    )
             summary.processed += 1
             summary.faces += faces
         except (ImageError, NoFaceError, ValueError, FileExistsError, OSError, Image.DecompressionBombError) as err:

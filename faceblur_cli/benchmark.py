@@ -21,7 +21,7 @@ import numpy as np
 
 from .blur import degrade
 from .imageio import ImageError, list_images, read_rgb
-from .kernels import PAPER_SIZES, motion_kernel
+from .kernels import motion_kernel
 from .metrics import psnr, sharpness, ssim
 
 TEST_KERNEL_SEED = 20_200_000
@@ -44,8 +44,10 @@ def resolve_dataset(dataset: str, root: str | Path | None = None) -> Path:
         for cand in (base / dataset / "train", base / dataset):
             if cand.is_dir() and list_images(cand):
                 return cand
-        raise ImageError(f"dataset {dataset!r} not found under {base}: put its sharp face images in "
-                         f"{base / dataset} (or set --data-root / FACEBLUR_DATA)")
+        raise ImageError(
+            f"dataset {dataset!r} not found under {base}: put its sharp face images in "
+            f"{base / dataset} (or set --data-root / FACEBLUR_DATA)"
+        )
     path = Path(dataset)
     if not path.is_dir():
         raise ImageError(f"{dataset}: not a folder and not one of {', '.join(DATASETS)}")
@@ -107,12 +109,21 @@ class Report:
     methods: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        return {"dataset": self.dataset, "num_images": self.num_images, "sizes": self.sizes, "seed": self.seed,
-                "methods": self.methods}
+        return {
+            "dataset": self.dataset,
+            "num_images": self.num_images,
+            "sizes": self.sizes,
+            "seed": self.seed,
+            "methods": self.methods,
+        }
 
 
-def evaluate(cases: list[Case], methods: dict[str, Method], progress: Callable[[], None] | None = None,
-             keep: Callable[[str, Case, np.ndarray], None] | None = None) -> dict:
+def evaluate(
+    cases: list[Case],
+    methods: dict[str, Method],
+    progress: Callable[[], None] | None = None,
+    keep: Callable[[str, Case, np.ndarray], None] | None = None,
+) -> dict:
     """Run every method on every case; per-size and overall mean PSNR/SSIM and ms per image."""
     per: dict = {m: {} for m in methods}
     ms: dict = {m: [] for m in methods}
@@ -128,19 +139,27 @@ def evaluate(cases: list[Case], methods: dict[str, Method], progress: Callable[[
             progress()
     result = {}
     for name in methods:
-        sizes = {str(k): {"psnr": float(np.mean([p for p, _ in v])), "ssim": float(np.mean([s for _, s in v]))}
-                 for k, v in sorted(per[name].items())}
+        sizes = {
+            str(k): {"psnr": float(np.mean([p for p, _ in v])), "ssim": float(np.mean([s for _, s in v]))}
+            for k, v in sorted(per[name].items())
+        }
         allv = [x for v in per[name].values() for x in v]
-        result[name] = {"psnr": float(np.mean([p for p, _ in allv])), "ssim": float(np.mean([s for _, s in allv])),
-                        "ms_per_image": float(np.mean(ms[name])), "per_size": sizes}
+        result[name] = {
+            "psnr": float(np.mean([p for p, _ in allv])),
+            "ssim": float(np.mean([s for _, s in allv])),
+            "ms_per_image": float(np.mean(ms[name])),
+            "per_size": sizes,
+        }
     return result
 
 
 def validate_report(data: dict) -> None:
     """Raise ValueError if ``data`` does not follow the results.json schema (other tools rely on it)."""
+
     def need(obj, key, kind, where):
         if key not in obj or not isinstance(obj[key], kind) or isinstance(obj[key], bool):
             raise ValueError(f"results.json: {where}{key} must be {kind}")
+
     need(data, "dataset", str, "")
     need(data, "num_images", int, "")
     need(data, "seed", int, "")

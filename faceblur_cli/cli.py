@@ -18,8 +18,12 @@ from rich.table import Table
 
 from . import __version__
 
-app = typer.Typer(help="Remove motion blur from face photos with a GAN (Qi et al. 2020), offline, CPU or GPU.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Remove motion blur from face photos with a GAN (Qi et al. 2020), offline, CPU or GPU.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 weights_app = typer.Typer(help="List, prefetch, verify and publish model weights (weights.toml).", no_args_is_help=True)
 app.add_typer(weights_app, name="weights")
 console = Console(stderr=True)
@@ -49,8 +53,16 @@ def friendly(fn):
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/]")
             raise typer.Exit(130)
-        except (ImageError, WeightsError, ValueError, FileExistsError, FileNotFoundError, PermissionError,
-                RuntimeError, OSError) as err:
+        except (
+            ImageError,
+            WeightsError,
+            ValueError,
+            FileExistsError,
+            FileNotFoundError,
+            PermissionError,
+            RuntimeError,
+            OSError,
+        ) as err:
             if _state["debug"]:
                 raise
             msg = str(err).splitlines()[0] if str(err) else type(err).__name__
@@ -67,8 +79,10 @@ def _version(value: bool):
 
 
 @app.callback()
-def main(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
-         version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version.")):
+def main(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+):
     _state["debug"] = debug
 
 
@@ -106,15 +120,24 @@ def deblur(
         raise ValueError("--aligned and --whole are exclusive")
     Image.MAX_IMAGE_PIXELS = max_pixels
     mode = "aligned" if aligned else "whole" if whole else "faces"
-    opts = batch.BatchOptions(mode, no_face, only_center_face, recursive, suffix, ext, skip_existing, overwrite,
-                              save_faces, compare)
+    opts = batch.BatchOptions(
+        mode, no_face, only_center_face, recursive, suffix, ext, skip_existing, overwrite, save_faces, compare
+    )
     jobs = batch.plan(inputs, output, opts)  # validates paths before loading any model
     engine = Deblurrer(model, device=device, backend=backend, half=half, batch_size=batch_size)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     faces_seen = [0]
-    with Progress(TextColumn("[bold]deblur"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-                  TimeElapsedColumn(), console=console, transient=False, disable=len(jobs) < 2) as bar:
+    with Progress(
+        TextColumn("[bold]deblur"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+        disable=len(jobs) < 2,
+    ) as bar:
         task = bar.add_task("deblur", total=len(jobs), rate="")
 
         def tick(_src, faces):
@@ -122,7 +145,7 @@ def deblur(
             elapsed = bar.tasks[task].elapsed or 1e-9
             bar.update(task, advance=1, rate=f"{faces_seen[0] / elapsed:.1f} faces/s")
 
-        summary = batch.run(engine, inputs, output, opts, tick)
+        summary = batch.run(engine, jobs, opts, tick)
     for w in summary.warnings:
         console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
     for src, why in summary.skipped:
@@ -130,8 +153,10 @@ def deblur(
             console.print(f"skipped: {src}: {why}", highlight=False, soft_wrap=True)
     for _src, why in summary.failed:
         console.print(f"[red]failed:[/] {why}", highlight=False, soft_wrap=True)
-    console.print(f"processed {summary.processed}, faces {summary.faces}, skipped {len(summary.skipped)}, "
-                  f"failed {len(summary.failed)}  (model {engine.model_name}, {engine.backend.name}, {engine.device})")
+    console.print(
+        f"processed {summary.processed}, faces {summary.faces}, skipped {len(summary.skipped)}, "
+        f"failed {len(summary.failed)}  (model {engine.model_name}, {engine.backend.name}, {engine.device})"
+    )
     if summary.failed or (summary.processed == 0 and not summary.skipped):
         raise Exit(1)
 
@@ -174,8 +199,15 @@ def synthesize(
 
     cfg = SynthConfig(kernels, _parse_sizes(sizes), per_image, crop, noise, jpeg_quality, seed)
     src = None if kernels_only else images
-    with Progress(TextColumn("[bold]synthesize"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-                  TimeElapsedColumn(), console=console, disable=src is None) as bar:
+    with Progress(
+        TextColumn("[bold]synthesize"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=src is None,
+    ) as bar:
         task = bar.add_task("pairs", total=None, rate="")
 
         def tick(done, total):
@@ -188,16 +220,21 @@ def synthesize(
     console.print(f"bank: {kernels} kernels, sizes {list(cfg.sizes)} -> {out / 'kernels.npz'}, {out / 'kernels.png'}")
     if src is not None:
         rate = res.pairs_written / max(res.seconds, 1e-9)
-        console.print(f"pairs written {res.pairs_written} ({rate:.0f} pairs/s), already present {res.pairs_skipped}, "
-                      f"bad files {len(res.errors)} -> {out / 'manifest.csv'}")
+        console.print(
+            f"pairs written {res.pairs_written} ({rate:.0f} pairs/s), already present {res.pairs_skipped}, "
+            f"bad files {len(res.errors)} -> {out / 'manifest.csv'}"
+        )
 
 
 # ----------------------------------------------------------------------------------------- train
 @app.command()
 @friendly
 def train(
-    data: List[Path] = typer.Option(None, "--data", help="Sharp face folders (blurred on the fly) or one synthesized "
-                                    "pair folder; repeat --data for several."),
+    data: List[Path] = typer.Option(
+        None,
+        "--data",
+        help="Sharp face folders (blurred on the fly) or one synthesized pair folder; repeat --data for several.",
+    ),
     preset: str = typer.Option("lite", "--preset", help="Generator preset: lite | paper."),
     out: Path = typer.Option(Path("runs/lite"), "--out", help="Run folder (checkpoints, logs)."),
     steps: int = typer.Option(10000, "--steps", min=1, help="Total optimisation steps."),
@@ -206,7 +243,9 @@ def train(
     lr: float = typer.Option(1e-4, "--lr", help="Adam learning rate (paper: 1e-4), betas (0.5, 0.999)."),
     content_weight: float = typer.Option(1.0, "--content-weight", help="MSE weight (paper: 1)."),
     perceptual_weight: float = typer.Option(10.0, "--perceptual-weight", help="VGG19 perceptual weight (paper: 10)."),
-    adversarial_weight: float = typer.Option(1.0, "--adversarial-weight", help="WGAN-GP adversarial weight (paper: 1)."),
+    adversarial_weight: float = typer.Option(
+        1.0, "--adversarial-weight", help="WGAN-GP adversarial weight (paper: 1)."
+    ),
     warmup_steps: int = typer.Option(0, "--warmup-steps", min=0, help="Steps before the critic switches on."),
     critic_width: int = typer.Option(64, "--critic-width", min=4, help="PatchGAN base channels."),
     vgg_weights: str = typer.Option("vgg19-conv3_1", "--vgg-weights", help="VGG19 weights (name or state-dict path)."),
@@ -220,8 +259,9 @@ def train(
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
     amp: bool = typer.Option(False, "--amp", help="bf16 autocast (mixed precision)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoint.pt."),
-    export: Optional[Path] = typer.Option(None, "--export", help="Write the release file from OUT/checkpoint.pt "
-                                          "to this path and stop (no training)."),
+    export: Optional[Path] = typer.Option(
+        None, "--export", help="Write the release file from OUT/checkpoint.pt to this path and stop (no training)."
+    ),
     half: bool = typer.Option(False, "--half", help="With --export: store fp16 weights."),
 ):
     """Train the generator with the paper's GAN objective (resumable; works under torchrun)."""
@@ -233,17 +273,38 @@ def train(
         return
     if not data:
         raise ValueError("--data is required (a folder of sharp faces, or a synthesized pair folder)")
-    cfg = TrainConfig(data=[str(d) for d in data], out=str(out), preset=preset, steps=steps, batch=batch, crop=crop,
-                      lr=lr, content_weight=content_weight, perceptual_weight=perceptual_weight,
-                      adversarial_weight=adversarial_weight, warmup_steps=warmup_steps, critic_width=critic_width,
-                      vgg_weights=vgg_weights, vgg_layer=vgg_layer, val_every=val_every, val_images=val_images,
-                      ckpt_every=ckpt_every, log_every=log_every, seed=seed, workers=workers, device=device, amp=amp)
+    cfg = TrainConfig(
+        data=[str(d) for d in data],
+        out=str(out),
+        preset=preset,
+        steps=steps,
+        batch=batch,
+        crop=crop,
+        lr=lr,
+        content_weight=content_weight,
+        perceptual_weight=perceptual_weight,
+        adversarial_weight=adversarial_weight,
+        warmup_steps=warmup_steps,
+        critic_width=critic_width,
+        vgg_weights=vgg_weights,
+        vgg_layer=vgg_layer,
+        val_every=val_every,
+        val_images=val_images,
+        ckpt_every=ckpt_every,
+        log_every=log_every,
+        seed=seed,
+        workers=workers,
+        device=device,
+        amp=amp,
+    )
     trainer = Trainer(cfg, resume=resume, console=out_console)
     result = trainer.run()
     if trainer.rank == 0:
         state = "interrupted" if result["interrupted"] else "done"
-        out_console.print(f"{state} at step {result['step']} ({result['steps_run']} steps in {result['seconds']:.0f} s); "
-                          f"checkpoint {out / 'checkpoint.pt'}")
+        out_console.print(
+            f"{state} at step {result['step']} ({result['steps_run']} steps in {result['seconds']:.0f} s); "
+            f"checkpoint {out / 'checkpoint.pt'}"
+        )
     if result["interrupted"]:
         raise Exit(130)
 
@@ -253,21 +314,30 @@ def train(
 @friendly
 def benchmark(
     dataset: str = typer.Option(..., "--dataset", help="celeba | helen | a folder of sharp faces."),
-    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Where celeba/ and helen/ live "
-                                             "(default: $FACEBLUR_DATA, then ~/.cache/faceblur/data)."),
+    data_root: Optional[Path] = typer.Option(
+        None,
+        "--data-root",
+        help="Where celeba/ and helen/ live (default: $FACEBLUR_DATA, then ~/.cache/faceblur/data).",
+    ),
     num_images: int = typer.Option(200, "--num-images", min=1, help="Images to test (paper: 200)."),
     sizes: str = typer.Option("13,15,17,19,21,23,25,27", "--sizes", help="Kernel sizes."),
     seed: int = typer.Option(0, "--seed", help="Seed of image choice and test kernels."),
     noise: float = typer.Option(0.0, "--noise", min=0.0, help="Gaussian noise sigma on the blurry input."),
-    holdout: bool = typer.Option(True, "--holdout/--all-images", help="Only faces of the held-out split "
-                                 "(never trained on)."),
+    holdout: bool = typer.Option(
+        True, "--holdout/--all-images", help="Only faces of the held-out split (never trained on)."
+    ),
     model: List[str] = typer.Option(["default"], "--model", "-m", help="Models to test (repeatable)."),
     backend: str = typer.Option("torch", "--backend", help="torch | onnx."),
-    baselines: str = typer.Option("blurry,wiener,rl", "--baselines", help="Comma list of blurry, wiener, rl (or none)."),
+    baselines: str = typer.Option(
+        "blurry,wiener,rl", "--baselines", help="Comma list of blurry, wiener, rl (or none)."
+    ),
     out: Path = typer.Option(Path("benchmark_out"), "--out", "-o", help="Output folder."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
-    real: Optional[Path] = typer.Option(None, "--real", help="Also evaluate real blur: a paired folder (blurry/ + sharp/) "
-                                        "or unpaired images (no-reference sharpness)."),
+    real: Optional[Path] = typer.Option(
+        None,
+        "--real",
+        help="Also evaluate real blur: a paired folder (blurry/ + sharp/) or unpaired images (no-reference sharpness).",
+    ),
 ):
     """PSNR/SSIM per kernel size for models vs baselines (the paper's Table 1 / Fig. 4 protocol)."""
     import json
@@ -306,36 +376,53 @@ def benchmark(
         methods[name] = (lambda e: lambda c: e.whole(c.blurry))(eng)
     cases = bm.make_cases(files, size_list, seed, noise)
     examples: dict = {}
-    pick = {(files[i].name, size_list[j]) for i, j in ((0, 0), (min(1, len(files) - 1), len(size_list) // 2),
-                                                      (min(2, len(files) - 1), len(size_list) - 1))}
+    pick = {
+        (files[i].name, size_list[j])
+        for i, j in (
+            (0, 0),
+            (min(1, len(files) - 1), len(size_list) // 2),
+            (min(2, len(files) - 1), len(size_list) - 1),
+        )
+    }
 
     def keep(name, case, img):
         if (case.name, case.size) in pick:
             examples.setdefault((case.name, case.size), {"sharp": case.sharp})[name] = img
 
-    with Progress(TextColumn("[bold]benchmark"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console) as bar:
+    with Progress(
+        TextColumn("[bold]benchmark"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    ) as bar:
         task = bar.add_task("cases", total=len(cases))
         results = bm.evaluate(cases, methods, lambda: bar.advance(task), keep)
     report = bm.Report(dataset if dataset in bm.DATASETS else str(folder), len(files), list(size_list), seed, results)
     paths = bm.write_outputs(report, out, examples)
-    table = Table(title=f"{report.dataset}: {len(files)} images x {len(size_list)} kernels "
-                  "(PSNR dB / SSIM; *_oracle = given the true kernel)")
+    table = Table(
+        title=f"{report.dataset}: {len(files)} images x {len(size_list)} kernels "
+        "(PSNR dB / SSIM; *_oracle = given the true kernel)"
+    )
     table.add_column("method")
     for k in size_list:
         table.add_column(str(k), justify="right")
     table.add_column("overall", justify="right")
     table.add_column("ms/img", justify="right")
     for name, m in results.items():
-        table.add_row(name, *[f"{m['per_size'][str(k)]['psnr']:.2f}/{m['per_size'][str(k)]['ssim']:.3f}" for k in size_list],
-                      f"{m['psnr']:.2f}/{m['ssim']:.4f}", f"{m['ms_per_image']:.1f}")
+        table.add_row(
+            name,
+            *[f"{m['per_size'][str(k)]['psnr']:.2f}/{m['per_size'][str(k)]['ssim']:.3f}" for k in size_list],
+            f"{m['psnr']:.2f}/{m['ssim']:.4f}",
+            f"{m['ms_per_image']:.1f}",
+        )
     out_console.print(table)
     if real is not None:
         fns = {n: (lambda e: lambda x: e.whole(x))(e) for n, e in engines.items()}
         real_res = bm.evaluate_real(real, fns)
         (out / "real.json").write_text(json.dumps(real_res, indent=2))
-        out_console.print(f"real blur ({real}, {real_res['count']} images): " + ", ".join(
-            f"{n}: " + " / ".join(f"{k} {v:.4g}" for k, v in m.items()) for n, m in real_res["methods"].items()))
+        out_console.print(
+            f"real blur ({real}, {real_res['count']} images): "
+            + ", ".join(
+                f"{n}: " + " / ".join(f"{k} {v:.4g}" for k, v in m.items()) for n, m in real_res["methods"].items()
+            )
+        )
     out_console.print("wrote " + ", ".join(str(p) for p in paths))
 
 
@@ -367,12 +454,23 @@ def weights_list():
     for col in ("name", "kind", "size", "source", "local", "metrics"):
         table.add_column(col)
     for spec in load_registry().values():
-        local = "bundled" if spec.bundled_path and spec.bundled_path.exists() else \
-            "cached" if (cache_dir() / spec.name / spec.filename).exists() else "no"
+        local = (
+            "bundled"
+            if spec.bundled_path and spec.bundled_path.exists()
+            else "cached"
+            if (cache_dir() / spec.name / spec.filename).exists()
+            else "no"
+        )
         src = f"hf:{spec.repo_id}@{spec.revision[:8]}" if spec.repo_id else "package"
         metrics = ", ".join(f"{k} {v}" for k, v in spec.metrics.items())
-        table.add_row(spec.name + (" (default)" if spec.default else ""), spec.kind, f"{spec.size / 1e6:.1f} MB",
-                      src, local, metrics)
+        table.add_row(
+            spec.name + (" (default)" if spec.default else ""),
+            spec.kind,
+            f"{spec.size / 1e6:.1f} MB",
+            src,
+            local,
+            metrics,
+        )
     out_console.print(table)
 
 

@@ -43,8 +43,9 @@ def _qnms_unsupported(dets: torch.Tensor, scores: torch.Tensor, iou_threshold: f
 
 def _has_nms() -> bool:
     try:
-        return torch._C._dispatch_has_kernel_for_dispatch_key("torchvision::nms", "CPU") or \
-            torch._C._dispatch_has_kernel_for_dispatch_key("torchvision::nms", "CompositeExplicitAutograd")
+        return torch._C._dispatch_has_kernel_for_dispatch_key(
+            "torchvision::nms", "CPU"
+        ) or torch._C._dispatch_has_kernel_for_dispatch_key("torchvision::nms", "CompositeExplicitAutograd")
     except RuntimeError:  # "operator ... does not exist"
         return False
 

@@ -63,8 +63,16 @@ class OnTheFlyBlur(Dataset):
     ``step * batch + i`` so each step sees fresh samples.
     """
 
-    def __init__(self, files: list[Path], bank: KernelBank, crop: int = 150, seed: int = 0,
-                 degradation: Degradation = Degradation(), samples: int = 10**9, cache: bool = True):
+    def __init__(
+        self,
+        files: list[Path],
+        bank: KernelBank,
+        crop: int = 150,
+        seed: int = 0,
+        degradation: Degradation = Degradation(),
+        samples: int = 10**9,
+        cache: bool = True,
+    ):
         if not files:
             raise ValueError("no training images")
         self.files, self.bank, self.crop, self.seed = list(files), bank, crop, seed
@@ -97,9 +105,11 @@ class OnTheFlyBlur(Dataset):
         # padding), at a fraction of the cost.
         p = kernel.shape[0] // 2
         y0, x0 = max(y - p, 0), max(x - p, 0)
-        region = img[y0:min(y + c + p, h), x0:min(x + c + p, w)]
-        blurry = degrade(region, kernel, rng, noise_sigma=noise, jpeg_quality=quality)[y - y0:y - y0 + c, x - x0:x - x0 + c]
-        sharp = img[y:y + c, x:x + c]
+        region = img[y0 : min(y + c + p, h), x0 : min(x + c + p, w)]
+        blurry = degrade(region, kernel, rng, noise_sigma=noise, jpeg_quality=quality)[
+            y - y0 : y - y0 + c, x - x0 : x - x0 + c
+        ]
+        sharp = img[y : y + c, x : x + c]
         if rng.random() < 0.5:
             blurry, sharp = blurry[:, ::-1], sharp[:, ::-1]
         return to_tensor(blurry), to_tensor(sharp)
@@ -129,7 +139,7 @@ class PairFolder(Dataset):
         h, w = sharp.shape[:2]
         c = min(self.crop, h, w)
         y, x = int(rng.integers(h - c + 1)), int(rng.integers(w - c + 1))
-        return to_tensor(blurry[y:y + c, x:x + c]), to_tensor(sharp[y:y + c, x:x + c])
+        return to_tensor(blurry[y : y + c, x : x + c]), to_tensor(sharp[y : y + c, x : x + c])
 
 
 def is_pair_folder(path: str | Path) -> bool:

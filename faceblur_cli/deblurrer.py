@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .device import pick_device
 from .faces import Face, FaceDetector, alignment_matrix, center_face, paste_back, warp_face
-from .train import pick_device
 from .weights import load_generator
 
 MODES = ("faces", "aligned", "whole")
@@ -75,8 +75,17 @@ class DeblurResult:
 class Deblurrer:
     """Load a model (and the face detector) once, then deblur many images."""
 
-    def __init__(self, model: str = "default", device: str = "auto", backend: str = "torch", half: bool = False,
-                 batch_size: int = 8, tile: int = 512, tile_overlap: int = 32, detector: bool = True):
+    def __init__(
+        self,
+        model: str = "default",
+        device: str = "auto",
+        backend: str = "torch",
+        half: bool = False,
+        batch_size: int = 8,
+        tile: int = 512,
+        tile_overlap: int = 32,
+        detector: bool = True,
+    ):
         self.device = pick_device(device)
         generator = load_generator(model)
         self.model_name, self.model_sha256 = generator.name, generator.sha256
@@ -118,8 +127,9 @@ class Deblurrer:
         out = self.restore(np.ascontiguousarray(rgb), mode, no_face, only_center_face).image
         return np.concatenate([out, arr[:, :, 3:]], 2) if arr.shape[2] == 4 else out
 
-    def restore(self, rgb: np.ndarray, mode: str = "faces", no_face: str = "whole",
-                only_center_face: bool = False) -> DeblurResult:
+    def restore(
+        self, rgb: np.ndarray, mode: str = "faces", no_face: str = "whole", only_center_face: bool = False
+    ) -> DeblurResult:
         """The full pipeline on an RGB uint8 array, with per-stage timings."""
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; choose from {MODES}")
@@ -162,7 +172,7 @@ class Deblurrer:
         """Deblur same-sized uint8 crops, ``batch_size`` at a time."""
         out: list[np.ndarray] = []
         for i in range(0, len(images), self.batch_size):
-            out.extend(_from_net(self.backend(_to_net(images[i:i + self.batch_size]))))
+            out.extend(_from_net(self.backend(_to_net(images[i : i + self.batch_size]))))
         return out
 
     def whole(self, rgb: np.ndarray, t: dict | None = None) -> np.ndarray:
@@ -187,14 +197,14 @@ class Deblurrer:
         xs = list(range(0, max(w - size, 0) + 1, step)) + ([w - size] if w > size and (w - size) % step else [])
         for y in ys:
             for x in xs:
-                tile = rgb[y:y + size, x:x + size]
+                tile = rgb[y : y + size, x : x + size]
                 th, tw = tile.shape[:2]
                 res = self.run_network([tile])[0].astype(np.float64)
                 ramp_y = _ramp(th, ov, y == 0, y + th >= h)
                 ramp_x = _ramp(tw, ov, x == 0, x + tw >= w)
                 wgt = np.outer(ramp_y, ramp_x)[:, :, None]
-                acc[y:y + th, x:x + tw] += res * wgt
-                weight[y:y + th, x:x + tw] += wgt
+                acc[y : y + th, x : x + tw] += res * wgt
+                weight[y : y + th, x : x + tw] += wgt
         return np.clip(np.rint(acc / np.maximum(weight, 1e-8)), 0, 255).astype(np.uint8)
 
 
@@ -207,5 +217,5 @@ def _ramp(n: int, overlap: int, first: bool, last: bool) -> np.ndarray:
         if not first:
             r[:k] = edge
         if not last:
-            r[n - k:] = edge[::-1]
+            r[n - k :] = edge[::-1]
     return r

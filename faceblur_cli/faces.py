@@ -19,8 +19,9 @@ import torch
 #: mouth left, mouth right) inside it. Eye distance 48 px: between CelebA's
 #: aligned faces (~39 px) and Helen's crops (~65 px), the scales of the training data.
 FACE_SIZE = 256
-FACE_TEMPLATE = np.array([[104.0, 108.0], [152.0, 108.0], [128.0, 137.5], [109.0, 158.0], [147.0, 158.0]],
-                         dtype=np.float32)
+FACE_TEMPLATE = np.array(
+    [[104.0, 108.0], [152.0, 108.0], [128.0, 137.5], [109.0, 158.0], [147.0, 158.0]], dtype=np.float32
+)
 #: Detection runs on a copy whose longer side is at most this (speed on big photos).
 DETECT_MAX_SIDE = 1280
 
@@ -55,7 +56,9 @@ class FaceDetector:
         """Faces in an H x W x 3 uint8 RGB image, largest score first."""
         h, w = rgb.shape[:2]
         scale = min(1.0, DETECT_MAX_SIDE / max(h, w))
-        img = rgb if scale == 1.0 else cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        img = (
+            rgb if scale == 1.0 else cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        )
         bgr = np.ascontiguousarray(img[:, :, ::-1]).astype(np.float32)
         dets = self.net.detect_faces(bgr, conf_threshold=threshold, nms_threshold=0.4, use_origin_size=True)
         faces = []
@@ -82,7 +85,9 @@ def alignment_matrix(landmarks: np.ndarray) -> np.ndarray:
 
 def warp_face(rgb: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """Cut the aligned FACE_SIZE x FACE_SIZE crop (reflected borders, so no black wedges)."""
-    return cv2.warpAffine(rgb, matrix, (FACE_SIZE, FACE_SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    return cv2.warpAffine(
+        rgb, matrix, (FACE_SIZE, FACE_SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
+    )
 
 
 def feather_mask(size: int = FACE_SIZE, margin: int = 16) -> np.ndarray:
@@ -92,7 +97,9 @@ def feather_mask(size: int = FACE_SIZE, margin: int = 16) -> np.ndarray:
     return np.outer(ramp, ramp)
 
 
-def paste_back(image: np.ndarray, restored: np.ndarray, matrix: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+def paste_back(
+    image: np.ndarray, restored: np.ndarray, matrix: np.ndarray, mask: np.ndarray | None = None
+) -> np.ndarray:
     """Blend a restored aligned crop back into ``image`` through the inverse warp.
 
     Pixels where the warped mask is 0 are copied from the input bit for bit.

@@ -114,15 +114,27 @@ def to_pil(rgb: np.ndarray, like: LoadedImage | None = None) -> Image.Image:
     return im
 
 
-def save_image(image: Image.Image | np.ndarray, path: str | Path, like: LoadedImage | None = None,
-               quality: int = 95, overwrite: bool = False) -> Path:
+def save_image(
+    image: Image.Image | np.ndarray,
+    path: str | Path,
+    like: LoadedImage | None = None,
+    quality: int = 95,
+    overwrite: bool = False,
+) -> Path:
     """Write atomically (temp file in the same folder + rename); never replaces a file unless ``overwrite``."""
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path}: exists (use --overwrite to replace it)")
     im = image if isinstance(image, Image.Image) else Image.fromarray(image)
-    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".bmp": "BMP",
-           ".tif": "TIFF", ".tiff": "TIFF"}.get(path.suffix.lower())
+    fmt = {
+        ".jpg": "JPEG",
+        ".jpeg": "JPEG",
+        ".png": "PNG",
+        ".webp": "WEBP",
+        ".bmp": "BMP",
+        ".tif": "TIFF",
+        ".tiff": "TIFF",
+    }.get(path.suffix.lower())
     if fmt is None:
         raise ImageError(f"{path}: unsupported output extension {path.suffix!r}")
     if fmt in ("JPEG", "BMP") and im.mode in ("RGBA", "LA"):

@@ -82,8 +82,8 @@ def _splat(points: np.ndarray, size: int) -> np.ndarray:
     return psf.reshape(size, size)
 
 
-def _fit_to_canvas(traj: np.ndarray, size: int, extent: float) -> np.ndarray | None:
-    """Scale a trajectory to ``extent`` * size and centre its mean; None if it cannot fit."""
+def _fit_to_canvas(traj: np.ndarray, size: int, extent: float) -> tuple[np.ndarray, float] | None:
+    """Scale a trajectory to ``extent`` * size, centre its mean; return (points, shrink) or None if degenerate."""
     span = max(np.ptp(traj.real), np.ptp(traj.imag))
     if span < 1e-9:
         return None
@@ -96,7 +96,9 @@ def _fit_to_canvas(traj: np.ndarray, size: int, extent: float) -> np.ndarray | N
     return pts * shrink + complex(half, half), shrink
 
 
-def trajectory_to_psf(traj: np.ndarray, size: int, extent: float, exposure: float, min_extent: float) -> np.ndarray | None:
+def trajectory_to_psf(
+    traj: np.ndarray, size: int, extent: float, exposure: float, min_extent: float
+) -> np.ndarray | None:
     """PSF of the first ``exposure`` fraction of a trajectory, or None if it fails the extent rule."""
     part = traj[: max(2, int(round(exposure * len(traj))))]
     fitted = _fit_to_canvas(part, size, extent)

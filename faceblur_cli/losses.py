@@ -16,9 +16,18 @@ from torch import nn
 
 #: Index (in torchvision's ``vgg19().features``) of the ReLU that ends each named layer.
 VGG19_LAYERS = {
-    "relu1_1": 1, "relu1_2": 3, "relu2_1": 6, "relu2_2": 8,
-    "relu3_1": 11, "relu3_2": 13, "relu3_3": 15, "relu3_4": 17,
-    "relu4_1": 20, "relu4_2": 22, "relu4_3": 24, "relu4_4": 26,
+    "relu1_1": 1,
+    "relu1_2": 3,
+    "relu2_1": 6,
+    "relu2_2": 8,
+    "relu3_1": 11,
+    "relu3_2": 13,
+    "relu3_3": 15,
+    "relu3_4": 17,
+    "relu4_1": 20,
+    "relu4_2": 22,
+    "relu4_3": 24,
+    "relu4_4": 26,
 }
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -60,8 +69,10 @@ class VGGPerceptual(nn.Module):
         wanted = {k for k in features.state_dict()}
         missing = wanted - set(state)
         if missing:
-            raise ValueError(f"{weights} cannot give {layer}: missing {sorted(missing)[:4]}... "
-                             "(the offline weights stop at conv3_1; relu3_3 needs a full VGG19 state dict)")
+            raise ValueError(
+                f"{weights} cannot give {layer}: missing {sorted(missing)[:4]}... "
+                "(the offline weights stop at conv3_1; relu3_3 needs a full VGG19 state dict)"
+            )
         features.load_state_dict({k: state[k] for k in wanted}, strict=True)
         self.features = features.eval().requires_grad_(False)
         self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1))
@@ -79,7 +90,9 @@ class VGGPerceptual(nn.Module):
         return F.mse_loss(self._feats(fake), target)
 
 
-def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor | None = None) -> torch.Tensor:
+def gradient_penalty(
+    critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor | None = None
+) -> torch.Tensor:
     """WGAN-GP penalty E[(||grad_x D(x_hat)||_2 - 1)^2], the norm taken **per sample**.
 
     ``x_hat`` is a random interpolate of real and fake; ``eps`` (N x 1 x 1 x 1) may be
@@ -94,7 +107,9 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, 
     return ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
 
 
-def critic_loss(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, gp_weight: float = 10.0) -> tuple[torch.Tensor, dict]:
+def critic_loss(
+    critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, gp_weight: float = 10.0
+) -> tuple[torch.Tensor, dict]:
     """WGAN-GP critic objective: D(fake) - D(real) + lambda * GP; ``fake`` must be detached by the caller."""
     d_real = critic(real).mean()
     d_fake = critic(fake).mean()

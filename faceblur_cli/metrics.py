@@ -24,8 +24,17 @@ def psnr(reference: np.ndarray, test: np.ndarray) -> float:
 
 
 def ssim(reference: np.ndarray, test: np.ndarray) -> float:
-    return float(structural_similarity(reference, test, data_range=255, channel_axis=2 if reference.ndim == 3 else None,
-                                       gaussian_weights=True, sigma=1.5, use_sample_covariance=False))
+    return float(
+        structural_similarity(
+            reference,
+            test,
+            data_range=255,
+            channel_axis=2 if reference.ndim == 3 else None,
+            gaussian_weights=True,
+            sigma=1.5,
+            use_sample_covariance=False,
+        )
+    )
 
 
 def sharpness(image: np.ndarray) -> float:

@@ -30,7 +30,9 @@ def _require(module: str):
         raise RuntimeError(f"{INSTALL_HINT} (missing module {module!r})") from None
 
 
-def export_onnx(model: torch.nn.Module, out: str | Path, opset: int = 18, fp16: bool = False, sample_size: int = 61) -> Path:
+def export_onnx(
+    model: torch.nn.Module, out: str | Path, opset: int = 18, fp16: bool = False, sample_size: int = 61
+) -> Path:
     """Export ``model`` (NCHW float in [-1, 1]) to ``out`` with dynamic N, H, W; verified by onnx.checker."""
     onnx = _require("onnx")
     out = Path(out)
@@ -43,8 +45,17 @@ def export_onnx(model: torch.nn.Module, out: str | Path, opset: int = 18, fp16: 
     # pad-to-multiple arithmetic).
     dims = {0: torch.export.Dim.DYNAMIC, 2: torch.export.Dim.DYNAMIC, 3: torch.export.Dim.DYNAMIC}
     with torch.no_grad():
-        torch.onnx.export(model, (dummy,), str(tmp), input_names=["blurry"], output_names=["sharp"],
-                          opset_version=opset, dynamo=True, dynamic_shapes={"x": dims}, external_data=False)
+        torch.onnx.export(
+            model,
+            (dummy,),
+            str(tmp),
+            input_names=["blurry"],
+            output_names=["sharp"],
+            opset_version=opset,
+            dynamo=True,
+            dynamic_shapes={"x": dims},
+            external_data=False,
+        )
     graph = onnx.load(str(tmp))
     if fp16:
         from onnxruntime.transformers.float16 import convert_float_to_float16
@@ -60,9 +71,14 @@ def physical_cores() -> int:
     """Physical cores (hyper-threads share a core's FMA units, so more threads rarely help)."""
     try:
         with open("/proc/cpuinfo") as f:
-            pairs = {(blk.get("physical id"), blk.get("core id")) for blk in
-                     ({k.strip(): v.strip() for k, v in (ln.split(":", 1) for ln in chunk.splitlines() if ":" in ln)}
-                      for chunk in f.read().split("\n\n")) if "core id" in blk}
+            pairs = {
+                (blk.get("physical id"), blk.get("core id"))
+                for blk in (
+                    {k.strip(): v.strip() for k, v in (ln.split(":", 1) for ln in chunk.splitlines() if ":" in ln)}
+                    for chunk in f.read().split("\n\n")
+                )
+                if "core id" in blk
+            }
         if pairs:
             return len(pairs)
     except OSError:

@@ -29,8 +29,19 @@ from .blur import degrade
 from .imageio import ImageError, list_images, load_image, save_image
 from .kernels import PAPER_SIZES, KernelBank
 
-MANIFEST_FIELDS = ["pair", "image", "kernel_id", "kernel_size", "noise", "jpeg_quality", "crop_x", "crop_y",
-                   "crop_w", "crop_h", "seed"]
+MANIFEST_FIELDS = [
+    "pair",
+    "image",
+    "kernel_id",
+    "kernel_size",
+    "noise",
+    "jpeg_quality",
+    "crop_x",
+    "crop_y",
+    "crop_w",
+    "crop_h",
+    "seed",
+]
 
 
 @dataclass(frozen=True)
@@ -64,7 +75,7 @@ def assign_kernels(n_images: int, bank: KernelBank, sizes: Iterable[int], per_im
     plan = []
     for i in range(n_images):
         g = i * groups // max(n_images, 1)
-        plan.append([int(k) for s in sizes for k in by_size[s][g * per_image:(g + 1) * per_image]])
+        plan.append([int(k) for s in sizes for k in by_size[s][g * per_image : (g + 1) * per_image]])
     return plan
 
 
@@ -88,11 +99,23 @@ def _make_pairs(task: tuple) -> tuple[list[dict], str | None]:
         c_h, c_w = (min(cfg.crop, h), min(cfg.crop, w)) if cfg.crop else (h, w)
         y, x = int(rng.integers(h - c_h + 1)), int(rng.integers(w - c_w + 1))
         blurry = degrade(img, kernel, rng, noise_sigma=cfg.noise, jpeg_quality=cfg.jpeg_quality or None)
-        save_image(img[y:y + c_h, x:x + c_w], out / "sharp" / name, overwrite=True)
-        save_image(blurry[y:y + c_h, x:x + c_w], out / "blurry" / name, overwrite=True)
-        rows.append({"pair": name, "image": rel, "kernel_id": kid, "kernel_size": int(kernel.shape[0]),
-                     "noise": cfg.noise, "jpeg_quality": cfg.jpeg_quality, "crop_x": x, "crop_y": y,
-                     "crop_w": c_w, "crop_h": c_h, "seed": cfg.seed})
+        save_image(img[y : y + c_h, x : x + c_w], out / "sharp" / name, overwrite=True)
+        save_image(blurry[y : y + c_h, x : x + c_w], out / "blurry" / name, overwrite=True)
+        rows.append(
+            {
+                "pair": name,
+                "image": rel,
+                "kernel_id": kid,
+                "kernel_size": int(kernel.shape[0]),
+                "noise": cfg.noise,
+                "jpeg_quality": cfg.jpeg_quality,
+                "crop_x": x,
+                "crop_y": y,
+                "crop_w": c_w,
+                "crop_h": c_h,
+                "seed": cfg.seed,
+            }
+        )
     return rows, None
 
 
@@ -121,8 +144,14 @@ class SynthResult:
     seconds: float
 
 
-def synthesize(images: str | Path | None, out: str | Path, cfg: SynthConfig = SynthConfig(), workers: int | None = None,
-               limit: int | None = None, progress: Callable[[int, int], None] | None = None) -> SynthResult:
+def synthesize(
+    images: str | Path | None,
+    out: str | Path,
+    cfg: SynthConfig = SynthConfig(),
+    workers: int | None = None,
+    limit: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> SynthResult:
     """Write the kernel bank and (if ``images``) the pairs + manifest under ``out``."""
     import time
 
@@ -149,8 +178,11 @@ def synthesize(images: str | Path | None, out: str | Path, cfg: SynthConfig = Sy
         files = files[:limit]
     plan = assign_kernels(len(files), bank, cfg.sizes, cfg.per_image)
     manifest, progress_file = out / "manifest.csv", out / ".manifest.progress.csv"
-    done_rows = {r["pair"]: r for r in _read_rows(manifest) + _read_rows(progress_file)
-                 if (out / "blurry" / r["pair"]).exists() and (out / "sharp" / r["pair"]).exists()}
+    done_rows = {
+        r["pair"]: r
+        for r in _read_rows(manifest) + _read_rows(progress_file)
+        if (out / "blurry" / r["pair"]).exists() and (out / "sharp" / r["pair"]).exists()
+    }
     tasks, skipped = [], 0
     for index, (src, kids) in enumerate(zip(files, plan)):
         rel = str(src.relative_to(root)) if root.is_dir() else src.name

@@ -29,9 +29,20 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Sampler
 
-from .data import Degradation, OnTheFlyBlur, PairFolder, gather_face_files, is_pair_folder, split_files, to_tensor, to_uint8
 from .blur import degrade
-from .kernels import KernelBank, PAPER_SIZES
+from .data import (
+    Degradation,
+    OnTheFlyBlur,
+    PairFolder,
+    gather_face_files,
+    is_pair_folder,
+    split_files,
+    to_tensor,
+    to_uint8,
+)
+from .device import pick_device
+from .imageio import read_rgb
+from .kernels import PAPER_SIZES, KernelBank
 from .losses import LossWeights, VGGPerceptual, critic_loss, generator_loss
 from .metrics import psnr, ssim
 from .models.critic import PatchCritic
@@ -80,15 +91,6 @@ class TrainConfig:
         return LossWeights(self.content_weight, self.perceptual_weight, self.adversarial_weight, self.gp_weight)
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda: no CUDA device is available (this torch build: "
-                           f"{torch.__version__}); use --device cpu")
-    return torch.device(name)
-
-
 class StepBatches(Sampler):
     """Yields, for each step from ``start``, the sample indices this rank trains on."""
 
@@ -104,15 +106,15 @@ class StepBatches(Sampler):
         return max(0, self.steps - self.start)
 
 
-def validation_set(files: list[Path], count: int, seed: int = VAL_KERNEL_SEED) -> list[tuple[np.ndarray, np.ndarray, int]]:
+def validation_set(
+    files: list[Path], count: int, seed: int = VAL_KERNEL_SEED
+) -> list[tuple[np.ndarray, np.ndarray, int]]:
     """Fixed (sharp, blurry, kernel size) triples from held-out files, cycling over the paper's sizes."""
     rng = np.random.default_rng(seed)
     bank = KernelBank.generate(len(PAPER_SIZES) * 4, PAPER_SIZES, seed)
     picked = sorted(files)[:: max(1, len(files) // max(count, 1))][:count]
     out = []
     for i, f in enumerate(picked):
-        from .imageio import read_rgb
-
         sharp = read_rgb(f)
         size = PAPER_SIZES[i % len(PAPER_SIZES)]
         kernel = bank.kernels[int(rng.choice(bank.indices_of_size(size)))]
@@ -133,8 +135,12 @@ def evaluate(generator: torch.nn.Module, val: list, device: torch.device) -> dic
         b_p.append(psnr(sharp, blurry))
         b_s.append(ssim(sharp, blurry))
     generator.train(was_training)
-    return {"psnr": float(np.mean(m_p)), "ssim": float(np.mean(m_s)),
-            "blurry_psnr": float(np.mean(b_p)), "blurry_ssim": float(np.mean(b_s))}
+    return {
+        "psnr": float(np.mean(m_p)),
+        "ssim": float(np.mean(m_s)),
+        "blurry_psnr": float(np.mean(b_p)),
+        "blurry_ssim": float(np.mean(b_s)),
+    }
 
 
 def atomic_torch_save(obj, path: Path) -> None:
@@ -143,8 +149,18 @@ def atomic_torch_save(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def gan_step(generator, critic, opt_g, opt_d, blurry, sharp, weights: LossWeights, perceptual, use_critic: bool,
-             reduce_critic_grads=None) -> dict:
+def gan_step(
+    generator,
+    critic,
+    opt_g,
+    opt_d,
+    blurry,
+    sharp,
+    weights: LossWeights,
+    perceptual,
+    use_critic: bool,
+    reduce_critic_grads=None,
+) -> dict:
     """One training step: critic update on ``fake.detach()`` (WGAN-GP), then the generator update."""
     fake = generator(blurry)
     logs: dict = {}
@@ -232,10 +248,16 @@ class Trainer:
 
     # -- checkpoints -------------------------------------------------------------------------
     def state(self) -> dict:
-        s = {"step": self.step, "generator": self.generator.state_dict(), "critic": self.critic.state_dict(),
-             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-             "generator_config": self.generator.config.to_dict(), "preset": self.cfg.preset,
-             "torch_rng": torch.get_rng_state()}
+        s = {
+            "step": self.step,
+            "generator": self.generator.state_dict(),
+            "critic": self.critic.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "generator_config": self.generator.config.to_dict(),
+            "preset": self.cfg.preset,
+            "torch_rng": torch.get_rng_state(),
+        }
         if torch.cuda.is_available():
             s["cuda_rng"] = torch.cuda.get_rng_state_all()
         return s
@@ -276,9 +298,16 @@ class Trainer:
         if self.rank != 0:
             return
         self.out.mkdir(parents=True, exist_ok=True)
-        env = {"torch": torch.__version__, "python": platform.python_version(), "machine": platform.machine(),
-               "device": str(self.device), "world_size": self.world, "threads": torch.get_num_threads(),
-               "train_images": self.n_train, "holdout_images": self.n_holdout}
+        env = {
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "device": str(self.device),
+            "world_size": self.world,
+            "threads": torch.get_num_threads(),
+            "train_images": self.n_train,
+            "holdout_images": self.n_holdout,
+        }
         with open(self.out / "config.json", "w") as f:
             json.dump({"config": asdict(self.cfg), "environment": env}, f, indent=2)
 
@@ -287,11 +316,16 @@ class Trainer:
         """Train until ``cfg.steps``; Ctrl-C / SIGTERM save a checkpoint and return early."""
         cfg = self.cfg
         self._write_config()
-        loader = DataLoader(self.dataset, batch_sampler=StepBatches(self.step, cfg.steps, cfg.batch, self.rank, self.world),
-                            num_workers=cfg.workers, persistent_workers=False, prefetch_factor=4 if cfg.workers else None,
-                            # Own generator: creating the iterator must not draw from the global RNG
-                            # (that would shift the gradient-penalty draws after a resume).
-                            generator=torch.Generator().manual_seed(cfg.seed))
+        loader = DataLoader(
+            self.dataset,
+            batch_sampler=StepBatches(self.step, cfg.steps, cfg.batch, self.rank, self.world),
+            num_workers=cfg.workers,
+            persistent_workers=False,
+            prefetch_factor=4 if cfg.workers else None,
+            # Own generator: creating the iterator must not draw from the global RNG
+            # (that would shift the gradient-penalty draws after a resume).
+            generator=torch.Generator().manual_seed(cfg.seed),
+        )
         weights = cfg.loss_weights
         reduce = _allreduce_grads if self.distributed else None
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.amp)
@@ -304,23 +338,37 @@ class Trainer:
                 blurry, sharp = blurry.to(self.device, non_blocking=True), sharp.to(self.device, non_blocking=True)
                 use_critic = weights.adversarial > 0 and self.step >= cfg.warmup_steps
                 with autocast:
-                    logs = gan_step(self.model, self.critic, self.opt_g, self.opt_d, blurry, sharp, weights,
-                                    self.perceptual, use_critic, reduce)
+                    logs = gan_step(
+                        self.model,
+                        self.critic,
+                        self.opt_g,
+                        self.opt_d,
+                        blurry,
+                        sharp,
+                        weights,
+                        self.perceptual,
+                        use_critic,
+                        reduce,
+                    )
                 self.step += 1
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
                     rate = cfg.log_every / max(time.time() - t_log, 1e-9)
                     t_log = time.time()
                     self._append_csv("train.csv", {"step": self.step, "time_s": round(time.time() - t0, 1), **logs})
-                    self._print(f"step {self.step:>7}/{cfg.steps}  {rate:5.2f} it/s  " +
-                                "  ".join(f"{k} {v:.4g}" for k, v in logs.items()))
+                    self._print(
+                        f"step {self.step:>7}/{cfg.steps}  {rate:5.2f} it/s  "
+                        + "  ".join(f"{k} {v:.4g}" for k, v in logs.items())
+                    )
                 if self.step % cfg.ckpt_every == 0:
                     self.save()
                 if self.val and (self.step % cfg.val_every == 0 or self.step == cfg.steps):
                     last = evaluate(self.generator, self.val, self.device)
                     self._append_csv("val.csv", {"step": self.step, **last})
-                    self._print(f"[bold]val[/] step {self.step}: model {last['psnr']:.2f} dB / {last['ssim']:.4f}  "
-                                f"blurry {last['blurry_psnr']:.2f} dB / {last['blurry_ssim']:.4f}  "
-                                f"gain {last['psnr'] - last['blurry_psnr']:+.2f} dB")
+                    self._print(
+                        f"[bold]val[/] step {self.step}: model {last['psnr']:.2f} dB / {last['ssim']:.4f}  "
+                        f"blurry {last['blurry_psnr']:.2f} dB / {last['blurry_ssim']:.4f}  "
+                        f"gain {last['psnr'] - last['blurry_psnr']:+.2f} dB"
+                    )
         except KeyboardInterrupt:
             interrupted = True
             self._print(f"interrupted at step {self.step}: saving checkpoint")
@@ -328,8 +376,14 @@ class Trainer:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
         self.save()
-        return {"step": self.step, "steps_run": self.step - start_step, "seconds": time.time() - t0,
-                "interrupted": interrupted, "losses": logs, "val": last}
+        return {
+            "step": self.step,
+            "steps_run": self.step - start_step,
+            "seconds": time.time() - t0,
+            "interrupted": interrupted,
+            "losses": logs,
+            "val": last,
+        }
 
 
 def _raise_interrupt(signum, frame):
@@ -339,10 +393,17 @@ def _raise_interrupt(signum, frame):
 def export_generator(checkpoint: str | Path, out: str | Path, half: bool = False, meta: dict | None = None) -> str:
     """Write the release file (generator weights + embedded config) and ``out.sha256``; return the sha256."""
     s = load_checkpoint(checkpoint)
-    state = {k: (v.half() if half and v.is_floating_point() else v.float() if v.is_floating_point() else v)
-             for k, v in s["generator"].items()}
-    blob = {"format": RELEASE_FORMAT, "preset": s.get("preset", ""), "config": s["generator_config"],
-            "state_dict": state, "meta": {"step": int(s["step"]), **(meta or {})}}
+    state = {
+        k: (v.half() if half and v.is_floating_point() else v.float() if v.is_floating_point() else v)
+        for k, v in s["generator"].items()
+    }
+    blob = {
+        "format": RELEASE_FORMAT,
+        "preset": s.get("preset", ""),
+        "config": s["generator_config"],
+        "state_dict": state,
+        "meta": {"step": int(s["step"]), **(meta or {})},
+    }
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_torch_save(blob, out)

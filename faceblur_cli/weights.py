@@ -91,8 +91,10 @@ def verify(path: str | Path, expected: str) -> Path:
     path = Path(path)
     actual = sha256_of(path)
     if expected and actual != expected:
-        raise WeightsError(f"{path}: sha256 {actual[:12]}... does not match the registry's {expected[:12]}...; "
-                           "refusing to load (file is corrupt, truncated or not the expected release)")
+        raise WeightsError(
+            f"{path}: sha256 {actual[:12]}... does not match the registry's {expected[:12]}...; "
+            "refusing to load (file is corrupt, truncated or not the expected release)"
+        )
     return path
 
 
@@ -128,14 +130,24 @@ def hub_download(spec: WeightSpec, local_files_only: bool | None = None) -> Path
     if local_files_only is None:  # read at call time: huggingface_hub reads it only at import
         local_files_only = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
     hub_cache = os.environ.get("HF_HUB_CACHE") or (
-        str(Path(os.environ["HF_HOME"]) / "hub") if os.environ.get("HF_HOME") else None)
+        str(Path(os.environ["HF_HOME"]) / "hub") if os.environ.get("HF_HOME") else None
+    )
     try:
-        return Path(hf_hub_download(spec.repo_id, spec.filename, revision=spec.revision or None,
-                                    cache_dir=hub_cache, local_files_only=local_files_only))
+        return Path(
+            hf_hub_download(
+                spec.repo_id,
+                spec.filename,
+                revision=spec.revision or None,
+                cache_dir=hub_cache,
+                local_files_only=local_files_only,
+            )
+        )
     except LocalEntryNotFoundError:
-        raise WeightsError(f"{spec.name}: not in the local Hugging Face cache and the Hub is unreachable or "
-                           f"HF_HUB_OFFLINE=1; run `faceblur weights download {spec.name}` on a connected machine "
-                           "(or copy its HF cache here)") from None
+        raise WeightsError(
+            f"{spec.name}: not in the local Hugging Face cache and the Hub is unreachable or "
+            f"HF_HUB_OFFLINE=1; run `faceblur weights download {spec.name}` on a connected machine "
+            "(or copy its HF cache here)"
+        ) from None
     except Exception as err:  # network/HTTP errors: one line, not a traceback
         raise WeightsError(f"{spec.name}: download from {spec.repo_id} failed: {type(err).__name__}: {err}") from None
 
@@ -145,7 +157,9 @@ def load_checkpoint(path: str | Path) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        raise WeightsError(f"{path}: cannot be loaded safely ({type(err).__name__}: {str(err).splitlines()[0]})") from None
+        raise WeightsError(
+            f"{path}: cannot be loaded safely ({type(err).__name__}: {str(err).splitlines()[0]})"
+        ) from None
 
 
 def load_generator(name_or_path: str | Path = "default"):
@@ -158,8 +172,10 @@ def load_generator(name_or_path: str | Path = "default"):
     path, spec = resolve(name_or_path, registry)
     blob = load_checkpoint(path)
     if not isinstance(blob, dict) or blob.get("format") != RELEASE_FORMAT:
-        raise WeightsError(f"{path}: not a faceblur generator release (expected format {RELEASE_FORMAT!r}); "
-                           "export a training checkpoint with `faceblur train --export`")
+        raise WeightsError(
+            f"{path}: not a faceblur generator release (expected format {RELEASE_FORMAT!r}); "
+            "export a training checkpoint with `faceblur train --export`"
+        )
     model = Generator(GeneratorConfig.from_dict(blob["config"]))
     state = {k: v.float() for k, v in blob["state_dict"].items()}
     model.load_state_dict(state, strict=True)
@@ -171,16 +187,26 @@ def load_generator(name_or_path: str | Path = "default"):
 
 def model_card(name: str, release: Path, results: dict | None, training: str = "") -> str:
     """README.md for the Hub repo: what the model is, how it was trained, its benchmark table."""
-    lines = [f"# {name}", "", "Face motion-deblurring generator for [faceblur](https://pypi.org/project/faceblur/) "
-             "(two-stage U-Net after Qi et al. 2020).", "",
-             f"- file: `{release.name}` (sha256 `{sha256_of(release)}`)",
-             "- load: `faceblur deblur photo.jpg -o out.png --model PATH` or `faceblur_cli.weights.load_generator(PATH)`"]
+    lines = [
+        f"# {name}",
+        "",
+        "Face motion-deblurring generator for [faceblur](https://pypi.org/project/faceblur/) "
+        "(two-stage U-Net after Qi et al. 2020).",
+        "",
+        f"- file: `{release.name}` (sha256 `{sha256_of(release)}`)",
+        "- load: `faceblur deblur photo.jpg -o out.png --model PATH` or `faceblur_cli.weights.load_generator(PATH)`",
+    ]
     if training:
         lines += ["", "## Training", "", training]
     if results:
         sizes = [str(k) for k in results["sizes"]]
-        lines += ["", f"## Benchmark ({results['dataset']}, {results['num_images']} images, PSNR dB / SSIM)", "",
-                  "| method | " + " | ".join(sizes) + " | overall |", "|---" * (len(sizes) + 2) + "|"]
+        lines += [
+            "",
+            f"## Benchmark ({results['dataset']}, {results['num_images']} images, PSNR dB / SSIM)",
+            "",
+            "| method | " + " | ".join(sizes) + " | overall |",
+            "|---" * (len(sizes) + 2) + "|",
+        ]
         for m, r in results["methods"].items():
             cells = [f"{r['per_size'][k]['psnr']:.2f} / {r['per_size'][k]['ssim']:.3f}" for k in sizes]
             lines.append(f"| {m} | " + " | ".join(cells) + f" | {r['psnr']:.2f} / {r['ssim']:.4f} |")
@@ -221,7 +247,8 @@ def push(run_dir: str | Path, repo_id: str, api=None, token: str | None = None, 
         digest = export_generator(ckpt, release)
         (staging / "README.md").write_text(model_card(name, release, results, training))
         api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
-        info = api.upload_folder(folder_path=str(staging), repo_id=repo_id, repo_type="model",
-                                 commit_message=f"faceblur: publish {name}")
+        info = api.upload_folder(
+            folder_path=str(staging), repo_id=repo_id, repo_type="model", commit_message=f"faceblur: publish {name}"
+        )
     commit = getattr(info, "oid", None) or getattr(info, "commit_url", "")
     return {"repo_id": repo_id, "filename": release.name, "sha256": digest, "revision": commit}

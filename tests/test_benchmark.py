@@ -38,9 +38,15 @@ def test_blurry_baseline_reproduces_reference_value(face_dir):
 
 
 def test_schema_validation_rejects_bad_reports():
-    good = {"dataset": "x", "num_images": 1, "sizes": [13], "seed": 0,
-            "methods": {"blurry": {"psnr": 1.0, "ssim": 0.5, "ms_per_image": 0.1,
-                                   "per_size": {"13": {"psnr": 1.0, "ssim": 0.5}}}}}
+    good = {
+        "dataset": "x",
+        "num_images": 1,
+        "sizes": [13],
+        "seed": 0,
+        "methods": {
+            "blurry": {"psnr": 1.0, "ssim": 0.5, "ms_per_image": 0.1, "per_size": {"13": {"psnr": 1.0, "ssim": 0.5}}}
+        },
+    }
     bm.validate_report(good)
     bad = json.loads(json.dumps(good))
     del bad["methods"]["blurry"]["ssim"]
@@ -54,9 +60,25 @@ def test_schema_validation_rejects_bad_reports():
 
 def test_cli_run_produces_every_file(face_dir, tmp_path, shared):
     out = tmp_path / "bench"
-    r = CliRunner().invoke(app, ["benchmark", "--dataset", str(face_dir), "--all-images", "--num-images", "4",
-                                 "--sizes", "13,27", "--out", str(out), "--device", "cpu",
-                                 "--real", str(shared / "data" / "real_blur" / "unpaired")])
+    r = CliRunner().invoke(
+        app,
+        [
+            "benchmark",
+            "--dataset",
+            str(face_dir),
+            "--all-images",
+            "--num-images",
+            "4",
+            "--sizes",
+            "13,27",
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+            "--real",
+            str(shared / "data" / "real_blur" / "unpaired"),
+        ],
+    )
     assert r.exit_code == 0, r.output
     for name in ("results.json", "results.csv", "psnr_ssim_by_kernel.png", "examples.png", "real.json"):
         assert (out / name).exists(), name

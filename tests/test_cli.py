@@ -6,8 +6,21 @@ from faceblur_cli.cli import app
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("cmd", [[], ["deblur"], ["synthesize"], ["train"], ["benchmark"], ["export-onnx"],
-                                 ["weights"], ["weights", "list"], ["weights", "download"], ["weights", "verify"]])
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        [],
+        ["deblur"],
+        ["synthesize"],
+        ["train"],
+        ["benchmark"],
+        ["export-onnx"],
+        ["weights"],
+        ["weights", "list"],
+        ["weights", "download"],
+        ["weights", "verify"],
+    ],
+)
 def test_help_exits_zero(cmd):
     result = runner.invoke(app, cmd + ["--help"])
     assert result.exit_code == 0, result.output

@@ -1,14 +1,13 @@
-import io
 import shutil
 
 import numpy as np
 import pytest
+from helpers import file_hashes
 from PIL import Image
 from typer.testing import CliRunner
 
 from faceblur_cli.cli import app
 from faceblur_cli.faces import feather_mask, paste_back
-from helpers import file_hashes
 
 runner = CliRunner()
 
@@ -150,8 +149,9 @@ def test_batch_keeps_tree_suffix_ext(example_photo, tmp_path):
     assert r.exit_code == 0, r.output
     assert (out / "trip" / "a_s.png").exists()
     assert Image.open(out / "b_s.png").mode == "L"
-    r = runner.invoke(app, ["deblur", str(tmp_path / "album"), "-o", str(out), "--suffix", "_s", "--ext", "png",
-                            "--skip-existing"])
+    r = runner.invoke(
+        app, ["deblur", str(tmp_path / "album"), "-o", str(out), "--suffix", "_s", "--ext", "png", "--skip-existing"]
+    )
     assert r.exit_code == 0 and "skipped 2" in r.output
 
 
@@ -161,7 +161,7 @@ def test_decompression_bomb_limit(example_photo, tmp_path):
 
 
 def test_sixteen_bit_png_converted_with_warning(tmp_path):
-    arr = (np.arange(64 * 64, dtype=np.uint16).reshape(64, 64) * 16)
+    arr = np.arange(64 * 64, dtype=np.uint16).reshape(64, 64) * 16
     src = tmp_path / "deep.png"
     Image.fromarray(arr).save(src)
     r = runner.invoke(app, ["deblur", str(src), "-o", str(tmp_path / "o.png"), "--whole"])

@@ -1,15 +1,13 @@
 import csv
-import hashlib
 
 import numpy as np
 import pytest
+from helpers import file_hashes
 from typer.testing import CliRunner
 
 from faceblur_cli.cli import app
 from faceblur_cli.kernels import KernelBank
 from faceblur_cli.synthesize import SynthConfig, assign_kernels, synthesize
-
-from helpers import file_hashes
 
 CFG = SynthConfig(kernels=16, sizes=(13, 17), per_image=2, crop=64, noise=1.0, seed=7)
 

@@ -5,14 +5,28 @@ import sys
 
 import torch
 
-from faceblur_cli.train import Trainer, TrainConfig, export_generator
+from faceblur_cli.train import TrainConfig, Trainer, export_generator
 from faceblur_cli.weights import load_checkpoint, load_generator
 
 
 def _cfg(data, out, steps):
-    return TrainConfig(data=[str(data)], out=str(out), preset="lite", steps=steps, batch=2, crop=64, warmup_steps=1,
-                       critic_width=8, val_every=2, val_images=2, ckpt_every=100, log_every=1, workers=0,
-                       holdout_fraction=0.3, generator_overrides={"width": 4, "levels": 2})
+    return TrainConfig(
+        data=[str(data)],
+        out=str(out),
+        preset="lite",
+        steps=steps,
+        batch=2,
+        crop=64,
+        warmup_steps=1,
+        critic_width=8,
+        val_every=2,
+        val_images=2,
+        ckpt_every=100,
+        log_every=1,
+        workers=0,
+        holdout_fraction=0.3,
+        generator_overrides={"width": 4, "levels": 2},
+    )
 
 
 def test_tiny_run_resume_and_export(face_dir, tmp_path):
@@ -50,11 +64,42 @@ def test_tiny_run_resume_and_export(face_dir, tmp_path):
 
 def test_torchrun_two_cpu_processes_gloo(face_dir, tmp_path):
     out = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
-           "-m", "faceblur_cli", "train", "--data", str(face_dir), "--out", str(out), "--steps", "2", "--batch", "2",
-           "--crop", "48", "--perceptual-weight", "0", "--critic-width", "8", "--val-images", "0", "--workers", "0",
-           "--device", "cpu", "--log-every", "1"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={"OMP_NUM_THREADS": "1",
-                                                                                 **__import__("os").environ})
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29517",
+        "-m",
+        "faceblur_cli",
+        "train",
+        "--data",
+        str(face_dir),
+        "--out",
+        str(out),
+        "--steps",
+        "2",
+        "--batch",
+        "2",
+        "--crop",
+        "48",
+        "--perceptual-weight",
+        "0",
+        "--critic-width",
+        "8",
+        "--val-images",
+        "0",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+        "--log-every",
+        "1",
+    ]
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=300, env={"OMP_NUM_THREADS": "1", **__import__("os").environ}
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert load_checkpoint(out / "checkpoint.pt")["step"] == 2

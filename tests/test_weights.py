@@ -33,8 +33,9 @@ def _hf_cache(root, release):
 
 
 def _spec(release, **kw):
-    return W.WeightSpec(name="tiny", filename="tiny.pth", sha256=W.sha256_of(release), repo_id="acme/tiny",
-                        revision=REV, **kw)
+    return W.WeightSpec(
+        name="tiny", filename="tiny.pth", sha256=W.sha256_of(release), repo_id="acme/tiny", revision=REV, **kw
+    )
 
 
 @pytest.fixture
@@ -109,12 +110,20 @@ def test_registry_rejects_unknown_keys(tmp_path):
 
 
 def test_push_uses_hub_api_and_writes_card(tmp_path, release):
-    torch.save({"generator": W.load_generator(release).state_dict(),
-                "generator_config": W.load_generator(release).config.to_dict(), "preset": "lite", "step": 3},
-               tmp_path / "checkpoint.pt")
-    (tmp_path / "results.json").write_text('{"dataset": "celeba", "num_images": 2, "sizes": [13], "seed": 0, '
-                                           '"methods": {"blurry": {"psnr": 25.0, "ssim": 0.7, "ms_per_image": 0.1, '
-                                           '"per_size": {"13": {"psnr": 25.0, "ssim": 0.7}}}}}')
+    torch.save(
+        {
+            "generator": W.load_generator(release).state_dict(),
+            "generator_config": W.load_generator(release).config.to_dict(),
+            "preset": "lite",
+            "step": 3,
+        },
+        tmp_path / "checkpoint.pt",
+    )
+    (tmp_path / "results.json").write_text(
+        '{"dataset": "celeba", "num_images": 2, "sizes": [13], "seed": 0, '
+        '"methods": {"blurry": {"psnr": 25.0, "ssim": 0.7, "ms_per_image": 0.1, '
+        '"per_size": {"13": {"psnr": 25.0, "ssim": 0.7}}}}}'
+    )
     calls = {}
 
     class FakeApi:
@@ -129,6 +138,7 @@ def test_push_uses_hub_api_and_writes_card(tmp_path, release):
 
             class Info:
                 oid = REV
+
             return Info()
 
     info = W.push(tmp_path, "acme/tiny", api=FakeApi())

@@ -128,11 +128,20 @@ class DRDBU(nn.Module):
     the input with residual scaling.
     """
 
-    def __init__(self, channels: int, num_blocks: int = 3, growth: int = 8, rdb_per_block: int = 3,
-                 convs_per_rdb: int = 5, res_scale: float = 0.2):
+    def __init__(
+        self,
+        channels: int,
+        num_blocks: int = 3,
+        growth: int = 8,
+        rdb_per_block: int = 3,
+        convs_per_rdb: int = 5,
+        res_scale: float = 0.2,
+    ):
         super().__init__()
         self.res_scale = res_scale
-        self.blocks = nn.ModuleList(RRDB(channels, growth, rdb_per_block, convs_per_rdb, res_scale) for _ in range(num_blocks))
+        self.blocks = nn.ModuleList(
+            RRDB(channels, growth, rdb_per_block, convs_per_rdb, res_scale) for _ in range(num_blocks)
+        )
         self.links = nn.ModuleList(
             nn.Conv2d(channels * (i + 1), channels, 1) if i else nn.Identity() for i in range(num_blocks)
         )

@@ -70,8 +70,9 @@ PRESETS: dict[str, GeneratorConfig] = {
     # one-RRDB enhancement module and 8 base channels (64 at 1/8 resolution).
     # About 0.8 M parameters and 8 GFLOPs at 256x256; trains at ~2 it/s
     # (batch 16, 96x96 crops) on 2 CPU cores.
-    "lite": GeneratorConfig(width=8, levels=3, stage1_blocks=1, stage2_blocks=1, drdbu_blocks=1,
-                            drdbu_rdb_per_block=1, drdbu_convs=4),
+    "lite": GeneratorConfig(
+        width=8, levels=3, stage1_blocks=1, stage2_blocks=1, drdbu_blocks=1, drdbu_rdb_per_block=1, drdbu_convs=4
+    ),
 }
 
 
@@ -90,10 +91,18 @@ class EncoderDecoder(nn.Module):
         self.up = nn.ModuleList()
         for i in range(levels):
             c = width * 2**i
-            self.down.append(nn.Sequential(conv3x3(c, 2 * c, stride=2), nn.ReLU(inplace=True),
-                                           *(block(2 * c) for _ in range(blocks))))
-            self.up.append(nn.Sequential(*(block(2 * c) for _ in range(blocks)),
-                                         nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1), nn.ReLU(inplace=True)))
+            self.down.append(
+                nn.Sequential(
+                    conv3x3(c, 2 * c, stride=2), nn.ReLU(inplace=True), *(block(2 * c) for _ in range(blocks))
+                )
+            )
+            self.up.append(
+                nn.Sequential(
+                    *(block(2 * c) for _ in range(blocks)),
+                    nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1),
+                    nn.ReLU(inplace=True),
+                )
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skips = []
@@ -115,10 +124,14 @@ class Generator(nn.Module):
         stage2_block = ResBlock if c.use_resblock else PlainConvs
         self.head = nn.Sequential(conv3x3(3, c.width), nn.ReLU(inplace=True))
         self.stage1 = EncoderDecoder(c.width, c.levels, c.stage1_blocks, stage1_block)
-        self.enhance = (DRDBU(c.width, c.drdbu_blocks, c.drdbu_growth, c.drdbu_rdb_per_block, c.drdbu_convs, c.res_scale)
-                        if c.use_enhancement and c.use_drdbu else nn.Identity())
-        self.stage2 = (EncoderDecoder(c.width, c.levels, c.stage2_blocks, stage2_block)
-                       if c.use_enhancement else nn.Identity())
+        self.enhance = (
+            DRDBU(c.width, c.drdbu_blocks, c.drdbu_growth, c.drdbu_rdb_per_block, c.drdbu_convs, c.res_scale)
+            if c.use_enhancement and c.use_drdbu
+            else nn.Identity()
+        )
+        self.stage2 = (
+            EncoderDecoder(c.width, c.levels, c.stage2_blocks, stage2_block) if c.use_enhancement else nn.Identity()
+        )
         self.tail = conv3x3(c.width, 3)
         # Zero-init the last conv: an untrained model is the identity (output = input),
         # so training starts from the blurry image instead of from noise.
