@@ -274,6 +274,10 @@ class Trainer:
         self.opt_g.load_state_dict(s["opt_g"])
         self.opt_d.load_state_dict(s["opt_d"])
         self.step = int(s["step"])
+        # The run's --lr wins over the saved one, so a resumed run can lower the rate (a decay phase).
+        for opt in (self.opt_g, self.opt_d):
+            for group in opt.param_groups:
+                group["lr"] = self.cfg.lr
         torch.set_rng_state(s["torch_rng"])
         if "cuda_rng" in s and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(s["cuda_rng"])

@@ -103,3 +103,12 @@ def test_torchrun_two_cpu_processes_gloo(face_dir, tmp_path):
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert load_checkpoint(out / "checkpoint.pt")["step"] == 2
+
+
+def test_resume_takes_new_learning_rate(face_dir, tmp_path):
+    Trainer(_cfg(face_dir, tmp_path / "r", 1)).run()
+    cfg = _cfg(face_dir, tmp_path / "r", 2)
+    cfg.lr = 3e-5
+    resumed = Trainer(cfg, resume=True)
+    assert resumed.step == 1
+    assert all(g["lr"] == 3e-5 for opt in (resumed.opt_g, resumed.opt_d) for g in opt.param_groups)
