@@ -363,7 +363,7 @@ def benchmark(
     files = bm.pick_images(files, num_images, seed)
     engines = {}
     for m in model:
-        eng = Deblurrer(m, device=device, backend=backend, detector=False)
+        eng = Deblurrer(m, device=device, backend=backend)
         engines[eng.model_name] = eng
     methods = {}
     if "blurry" in chosen:

@@ -84,7 +84,6 @@ class Deblurrer:
         batch_size: int = 8,
         tile: int = 512,
         tile_overlap: int = 32,
-        detector: bool = True,
     ):
         self.device = pick_device(device)
         generator = load_generator(model)
@@ -100,7 +99,6 @@ class Deblurrer:
             raise ValueError(f"unknown backend {backend!r} (torch or onnx)")
         self.batch_size, self.tile, self.overlap = batch_size, tile, tile_overlap
         self._detector: FaceDetector | None = None
-        self._want_detector = detector
 
     @property
     def detector(self) -> FaceDetector:
