@@ -88,7 +88,6 @@ class Deblurrer:
         self.device = pick_device(device)
         generator = load_generator(model)
         self.model_name, self.model_sha256 = generator.name, generator.sha256
-        self.multiple = generator.multiple
         if backend == "torch":
             self.backend = TorchBackend(generator, self.device, half)
         elif backend == "onnx":
