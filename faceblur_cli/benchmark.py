@@ -237,20 +237,18 @@ def _examples_grid(examples: dict, methods: list[str], path: Path) -> None:
 
 def evaluate_real(folder: Path, model_fns: dict[str, Callable[[np.ndarray], np.ndarray]]) -> dict:
     """Real blur: paired (blurry/ + sharp/) -> PSNR/SSIM; unpaired -> variance-of-Laplacian sharpness."""
-    if (folder / "blurry").is_dir() and (folder / "sharp").is_dir():
-        files = list_images(folder / "blurry")
-        res: dict = {"paired": True, "count": len(files), "methods": {}}
-        for name, fn in {"blurry": lambda x: x, **model_fns}.items():
-            ps, ss = [], []
-            for f in files:
-                sharp = read_rgb(folder / "sharp" / f.relative_to(folder / "blurry"))
-                out = fn(read_rgb(f))
-                ps.append(psnr(sharp, out))
-                ss.append(ssim(sharp, out))
-            res["methods"][name] = {"psnr": float(np.mean(ps)), "ssim": float(np.mean(ss))}
-        return res
-    files = list_images(folder)
-    res = {"paired": False, "count": len(files), "methods": {}}
-    for name, fn in {"blurry": lambda x: x, **model_fns}.items():
-        res["methods"][name] = {"sharpness_laplacian_var": float(np.mean([sharpness(fn(read_rgb(f))) for f in files]))}
+    methods = {"blurry": lambda x: x, **model_fns}
+    paired = (folder / "blurry").is_dir() and (folder / "sharp").is_dir()
+    files = list_images(folder / "blurry") if paired else list_images(folder)
+    blurry = [read_rgb(f) for f in files]  # decoded once, shared by every method
+    res: dict = {"paired": paired, "count": len(files), "methods": {}}
+    if paired:
+        sharp = [read_rgb(folder / "sharp" / f.relative_to(folder / "blurry")) for f in files]
+        for name, fn in methods.items():
+            outs = [fn(b) for b in blurry]
+            res["methods"][name] = {"psnr": float(np.mean([psnr(s, o) for s, o in zip(sharp, outs)])),
+                                    "ssim": float(np.mean([ssim(s, o) for s, o in zip(sharp, outs)]))}
+    else:
+        for name, fn in methods.items():
+            res["methods"][name] = {"sharpness_laplacian_var": float(np.mean([sharpness(fn(b)) for b in blurry]))}
     return res
