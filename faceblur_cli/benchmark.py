@@ -246,8 +246,10 @@ def evaluate_real(folder: Path, model_fns: dict[str, Callable[[np.ndarray], np.n
         sharp = [read_rgb(folder / "sharp" / f.relative_to(folder / "blurry")) for f in files]
         for name, fn in methods.items():
             outs = [fn(b) for b in blurry]
-            res["methods"][name] = {"psnr": float(np.mean([psnr(s, o) for s, o in zip(sharp, outs)])),
-                                    "ssim": float(np.mean([ssim(s, o) for s, o in zip(sharp, outs)]))}
+            res["methods"][name] = {
+                "psnr": float(np.mean([psnr(s, o) for s, o in zip(sharp, outs)])),
+                "ssim": float(np.mean([ssim(s, o) for s, o in zip(sharp, outs)])),
+            }
     else:
         for name, fn in methods.items():
             res["methods"][name] = {"sharpness_laplacian_var": float(np.mean([sharpness(fn(b)) for b in blurry]))}

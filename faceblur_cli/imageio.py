@@ -8,6 +8,7 @@ half-written file under the final name.
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 import warnings
@@ -114,17 +115,10 @@ def to_pil(rgb: np.ndarray, like: LoadedImage | None = None) -> Image.Image:
     return im
 
 
-def save_image(
-    image: Image.Image | np.ndarray,
-    path: str | Path,
-    like: LoadedImage | None = None,
-    quality: int = 95,
-    overwrite: bool = False,
-) -> Path:
-    """Write atomically (temp file in the same folder + rename); never replaces a file unless ``overwrite``."""
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path}: exists (use --overwrite to replace it)")
+def encode_image(
+    image: Image.Image | np.ndarray, suffix: str, like: LoadedImage | None = None, quality: int = 95
+) -> bytes:
+    """The file bytes of ``image`` in the format named by ``suffix`` (".png", ".jpg", ...)."""
     im = image if isinstance(image, Image.Image) else Image.fromarray(image)
     fmt = {
         ".jpg": "JPEG",
@@ -134,9 +128,9 @@ def save_image(
         ".bmp": "BMP",
         ".tif": "TIFF",
         ".tiff": "TIFF",
-    }.get(path.suffix.lower())
+    }.get(suffix.lower())
     if fmt is None:
-        raise ImageError(f"{path}: unsupported output extension {path.suffix!r}")
+        raise ImageError(f"unsupported output extension {suffix!r}")
     if fmt in ("JPEG", "BMP") and im.mode in ("RGBA", "LA"):
         im = im.convert("RGB" if im.mode == "RGBA" else "L")  # these formats have no alpha
     kwargs: dict = {}
@@ -146,14 +140,42 @@ def save_image(
         kwargs["quality"] = quality
     if fmt == "PNG":
         kwargs["compress_level"] = 1  # fast; PNG is lossless at any level
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, **kwargs)
+    return buf.getvalue()
+
+
+def write_atomic(data: bytes, path: str | Path, overwrite: bool = False) -> Path:
+    """Write ``data`` via a temp file in the same folder + rename; never replaces a file unless ``overwrite``."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path}: exists (use --overwrite to replace it)")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix + ".part", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
     try:
-        im.save(tmp, format=fmt, **kwargs)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def save_image(
+    image: Image.Image | np.ndarray,
+    path: str | Path,
+    like: LoadedImage | None = None,
+    quality: int = 95,
+    overwrite: bool = False,
+) -> Path:
+    """Encode and write atomically; never replaces a file unless ``overwrite``."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path}: exists (use --overwrite to replace it)")
+    try:
+        data = encode_image(image, path.suffix, like, quality)
+    except ImageError:
+        raise ImageError(f"{path}: unsupported output extension {path.suffix!r}") from None
+    return write_atomic(data, path, overwrite)

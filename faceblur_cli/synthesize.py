@@ -25,8 +25,8 @@ from typing import Callable, Iterable
 import numpy as np
 from PIL import Image
 
-from .blur import degrade
-from .imageio import ImageError, list_images, load_image, save_image
+from .blur import ImageSpectrum, degrade
+from .imageio import ImageError, encode_image, list_images, load_image, save_image, write_atomic
 from .kernels import PAPER_SIZES, KernelBank
 
 MANIFEST_FIELDS = [
@@ -93,14 +93,17 @@ def _make_pairs(task: tuple) -> tuple[list[dict], str | None]:
         return [], str(err)
     rows = []
     h, w = img.shape[:2]
+    spectrum = ImageSpectrum(img, max(k.shape[0] for k in kernels))  # one image FFT for all its kernels
+    whole = None if cfg.crop else encode_image(img, ".png")  # uncropped: every pair has the same sharp file
     for kid, kernel in zip(kernel_ids, kernels):
         name = pair_name(rel, kid)
         rng = np.random.default_rng([cfg.seed, index, kid])
         c_h, c_w = (min(cfg.crop, h), min(cfg.crop, w)) if cfg.crop else (h, w)
         y, x = int(rng.integers(h - c_h + 1)), int(rng.integers(w - c_w + 1))
-        blurry = degrade(img, kernel, rng, noise_sigma=cfg.noise, jpeg_quality=cfg.jpeg_quality or None)
-        save_image(img[y : y + c_h, x : x + c_w], out / "sharp" / name, overwrite=True)
-        save_image(blurry[y : y + c_h, x : x + c_w], out / "blurry" / name, overwrite=True)
+        blurry = degrade(img, kernel, rng, cfg.noise, cfg.jpeg_quality or None, spectrum)
+        sharp = whole or encode_image(img[y : y + c_h, x : x + c_w], ".png")
+        write_atomic(sharp, out / "sharp" / name, overwrite=True)
+        write_atomic(encode_image(blurry[y : y + c_h, x : x + c_w], ".png"), out / "blurry" / name, overwrite=True)
         rows.append(
             {
                 "pair": name,

@@ -329,6 +329,7 @@ class Trainer:
             # Own generator: creating the iterator must not draw from the global RNG
             # (that would shift the gradient-penalty draws after a resume).
             generator=torch.Generator().manual_seed(cfg.seed),
+            worker_init_fn=_ignore_stop_signals,
         )
         weights = cfg.loss_weights
         reduce = _allreduce_grads if self.distributed else None
@@ -392,6 +393,16 @@ class Trainer:
 
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
+
+
+def _ignore_stop_signals(worker_id: int) -> None:
+    """Data workers leave Ctrl-C / SIGTERM to the main process.
+
+    Otherwise ``pkill -f "faceblur train"`` or a terminal Ctrl-C can kill a worker
+    first, and the main process dies on "worker killed" before it saves.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def export_generator(checkpoint: str | Path, out: str | Path, half: bool = False, meta: dict | None = None) -> str:

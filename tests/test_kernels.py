@@ -63,3 +63,21 @@ def test_noise_needs_explicit_rng():
     img = np.zeros((8, 8, 3), np.uint8)
     with pytest.raises(ValueError):
         degrade(img, np.ones((3, 3)) / 9, None, noise_sigma=2.0)
+
+
+def test_shared_spectrum_blur_equals_direct_convolution(rng):
+    """One image FFT reused for kernels of every size gives the plain reflect-padded convolution."""
+    from scipy.ndimage import convolve
+
+    from faceblur_cli.blur import ImageSpectrum
+
+    img = (rng.random((41, 57, 3)) * 255).astype(np.float32)
+    spectrum = ImageSpectrum(img, 27)
+    for k in (13, 19, 27):
+        kernel = motion_kernel(k, rng)
+        # scipy.ndimage 'mirror' is numpy's 'reflect' (edge pixel not repeated)
+        direct = np.stack([convolve(img[..., c], kernel, mode="mirror") for c in range(3)], -1)
+        assert np.abs(spectrum.blur(kernel) - direct).max() < 1e-2
+        assert np.abs(blur(img, kernel) - direct).max() < 1e-2
+    with pytest.raises(ValueError):
+        spectrum.blur(np.ones((29, 29)) / 841)

@@ -66,3 +66,18 @@ def test_gradient_penalty_matches_hand_computation():
     gp = gradient_penalty(critic, real, fake, eps=torch.full((2, 1, 1, 1), 0.3))
     expected = (13.0 / 4.0 - 1.0) ** 2  # sqrt(HW) = 4
     assert gp.item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_pixel_unshuffle_runs_at_lower_resolution_with_same_keys():
+    """s x s unshuffle: multiple grows by s, cost drops; parameter names match s=1 so old weights load."""
+    from faceblur_cli.models.generator import gflops
+
+    full = Generator(preset("lite", pixel_unshuffle=1, width=8, levels=3))
+    folded = Generator(preset("lite", pixel_unshuffle=2, width=8, levels=3))
+    assert (full.multiple, folded.multiple) == (8, 16)
+    assert full.state_dict().keys() == folded.state_dict().keys()
+    assert folded.head[0].in_channels == 12 and folded.tail.out_channels == 12
+    assert gflops(folded, 64) < 0.3 * gflops(full, 64)
+    x = torch.rand(1, 3, 37, 50) * 2 - 1
+    with torch.no_grad():
+        assert folded(x).shape == x.shape

@@ -112,3 +112,33 @@ def test_resume_takes_new_learning_rate(face_dir, tmp_path):
     resumed = Trainer(cfg, resume=True)
     assert resumed.step == 1
     assert all(g["lr"] == 3e-5 for opt in (resumed.opt_g, resumed.opt_d) for g in opt.param_groups)
+
+
+def test_sigterm_to_worker_then_main_still_saves(face_dir, tmp_path):
+    """`pkill -f "faceblur train"` signals the data worker too; the run must still save and exit cleanly."""
+    import os
+    import signal
+    import time
+
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "faceblur_cli", "train", "--data", str(face_dir), "--out", str(out)]
+    cmd += ["--steps", "100000", "--batch", "2", "--crop", "32", "--perceptual-weight", "0"]
+    cmd += ["--adversarial-weight", "0", "--val-images", "0", "--workers", "1", "--log-every", "1", "--device", "cpu"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True, env=env
+    )
+    deadline = time.time() + 120
+    while not (out / "train.csv").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    # Worker first, then the main process a moment later: the order that used to lose the run.
+    children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert children, "expected a data-loading worker process"
+    for pid in children:
+        os.kill(int(pid), signal.SIGTERM)
+    time.sleep(1.0)
+    os.kill(proc.pid, signal.SIGTERM)
+    log, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, log[-2000:]
+    assert "Traceback" not in log and "interrupted at step" in log
+    assert load_checkpoint(out / "checkpoint.pt")["step"] >= 1
