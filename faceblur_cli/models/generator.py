@@ -76,7 +76,7 @@ PRESETS: dict[str, GeneratorConfig] = {
     # one-RRDB enhancement module, run at 1/4 resolution (4x4 pixel unshuffle, 24 base
     # channels, 2 levels => 96 channels at 1/16). About 1.8 M parameters and 3.1 GFLOPs
     # at 256x256. Chosen over the full-resolution width-8 version (0.8 M, 8.2 GFLOPs) by
-    # an equal-wall-time A/B on 2 CPU cores: +1.02 vs +0.80 dB after ~4 min (CHANGELOG).
+    # an equal-wall-time A/B on 2 CPU cores: +1.02 vs +0.79 dB after ~4 min (CHANGELOG).
     "lite": GeneratorConfig(
         width=24,
         levels=2,
