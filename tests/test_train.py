@@ -142,3 +142,21 @@ def test_sigterm_to_worker_then_main_still_saves(face_dir, tmp_path):
     assert proc.returncode == 130, log[-2000:]
     assert "Traceback" not in log and "interrupted at step" in log
     assert load_checkpoint(out / "checkpoint.pt")["step"] >= 1
+
+
+def test_cosine_schedule_is_a_function_of_the_step(face_dir, tmp_path):
+    from faceblur_cli.train import learning_rate
+
+    cfg = _cfg(face_dir, tmp_path / "c", 4)
+    cfg.lr_schedule = "cosine"
+    assert learning_rate(cfg, 0) == cfg.lr
+    assert learning_rate(cfg, 2) < cfg.lr and math.isclose(learning_rate(cfg, 4), cfg.lr / 100)
+    Trainer(cfg).run()
+    rows = list(csv.DictReader(open(tmp_path / "c" / "train.csv")))
+    lrs = [float(r["lr"]) for r in rows]
+    assert lrs == sorted(lrs, reverse=True) and lrs[0] == cfg.lr
+    cfg.lr_schedule = "linear"
+    import pytest
+
+    with pytest.raises(ValueError, match="lr-schedule"):
+        Trainer(cfg)
