@@ -98,6 +98,9 @@ def deblur(
     only_center_face: bool = typer.Option(False, "--only-center-face", help="Only the face nearest the centre."),
     model: str = typer.Option("default", "--model", "-m", help="Model name from weights.toml or a .pth path."),
     backend: str = typer.Option("torch", "--backend", help="torch | onnx (needs the onnx extra)."),
+    flip_tta: bool = typer.Option(
+        False, "--flip-tta/--no-flip-tta", help="Average with a mirrored pass: sharper, 2x network time."
+    ),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
     half: bool = typer.Option(False, "--half", help="fp16 inference (CUDA only)."),
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="Faces per network call."),
@@ -124,7 +127,7 @@ def deblur(
         mode, no_face, only_center_face, recursive, suffix, ext, skip_existing, overwrite, save_faces, compare
     )
     jobs = batch.plan(inputs, output, opts)  # validates paths before loading any model
-    engine = Deblurrer(model, device=device, backend=backend, half=half, batch_size=batch_size)
+    engine = Deblurrer(model, device=device, backend=backend, half=half, batch_size=batch_size, flip_tta=flip_tta)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     faces_seen = [0]
@@ -330,6 +333,7 @@ def benchmark(
     ),
     model: List[str] = typer.Option(["default"], "--model", "-m", help="Models to test (repeatable)."),
     backend: str = typer.Option("torch", "--backend", help="torch | onnx."),
+    flip_tta: bool = typer.Option(False, "--flip-tta", help="Also score each model with the mirrored-pass ensemble."),
     baselines: str = typer.Option(
         "blurry,wiener,rl", "--baselines", help="Comma list of blurry, wiener, rl (or none)."
     ),
@@ -367,6 +371,8 @@ def benchmark(
     for m in model:
         eng = Deblurrer(m, device=device, backend=backend)
         engines[eng.model_name] = eng
+        if flip_tta:
+            engines[eng.model_name + "+flip"] = Deblurrer(m, device=device, backend=backend, flip_tta=True)
     methods = {}
     if "blurry" in chosen:
         methods["blurry"] = lambda c: c.blurry

@@ -167,3 +167,18 @@ def test_sixteen_bit_png_converted_with_warning(tmp_path):
     r = runner.invoke(app, ["deblur", str(src), "-o", str(tmp_path / "o.png"), "--whole"])
     assert r.exit_code == 0 and "16-bit" in r.output
     assert Image.open(tmp_path / "o.png").mode == "L"
+
+
+def test_flip_tta_averages_the_mirrored_pass(deblurrer, example_photo):
+    from faceblur_cli import Deblurrer
+    from faceblur_cli.deblurrer import _from_net, _to_net
+
+    crop = np.asarray(Image.open(example_photo).convert("RGB"))[100:164, 180:260]
+    x = _to_net([crop])
+    plain = deblurrer.backend(x)
+    mirrored = deblurrer.backend(np.ascontiguousarray(x[..., ::-1]))[..., ::-1]
+    expected = _from_net((plain + mirrored) / 2)[0]
+    tta = Deblurrer("default", device="cpu", flip_tta=True)
+    got = tta.run_network([crop])[0]
+    assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
+    assert not np.array_equal(got, deblurrer.run_network([crop])[0])
