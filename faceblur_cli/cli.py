@@ -244,7 +244,9 @@ def train(
     batch: int = typer.Option(16, "--batch", min=1, help="Batch size per process (paper: 16)."),
     crop: int = typer.Option(150, "--crop", min=16, help="Random crop side (paper: 150)."),
     lr: float = typer.Option(1e-4, "--lr", help="Adam learning rate (paper: 1e-4), betas (0.5, 0.999)."),
-    lr_schedule: str = typer.Option("constant", "--lr-schedule", help="constant | cosine (decays to lr/100 by --steps)."),
+    lr_schedule: str = typer.Option(
+        "constant", "--lr-schedule", help="constant | cosine (decays to lr/100 by --steps)."
+    ),
     content_weight: float = typer.Option(1.0, "--content-weight", help="MSE weight (paper: 1)."),
     perceptual_weight: float = typer.Option(10.0, "--perceptual-weight", help="VGG19 perceptual weight (paper: 10)."),
     adversarial_weight: float = typer.Option(

@@ -170,10 +170,8 @@ def save_image(
     quality: int = 95,
     overwrite: bool = False,
 ) -> Path:
-    """Encode and write atomically; never replaces a file unless ``overwrite``."""
+    """Encode and write atomically (:func:`write_atomic`); never replaces a file unless ``overwrite``."""
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path}: exists (use --overwrite to replace it)")
     try:
         data = encode_image(image, path.suffix, like, quality)
     except ImageError:

@@ -101,7 +101,7 @@ def _make_pairs(task: tuple) -> tuple[list[dict], str | None]:
         c_h, c_w = (min(cfg.crop, h), min(cfg.crop, w)) if cfg.crop else (h, w)
         y, x = int(rng.integers(h - c_h + 1)), int(rng.integers(w - c_w + 1))
         blurry = degrade(img, kernel, rng, cfg.noise, cfg.jpeg_quality or None, spectrum)
-        sharp = whole or encode_image(img[y : y + c_h, x : x + c_w], ".png")
+        sharp = whole if whole is not None else encode_image(img[y : y + c_h, x : x + c_w], ".png")
         write_atomic(sharp, out / "sharp" / name, overwrite=True)
         write_atomic(encode_image(blurry[y : y + c_h, x : x + c_w], ".png"), out / "blurry" / name, overwrite=True)
         rows.append(

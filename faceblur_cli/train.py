@@ -292,13 +292,19 @@ class Trainer:
         self.opt_g.load_state_dict(s["opt_g"])
         self.opt_d.load_state_dict(s["opt_d"])
         self.step = int(s["step"])
-        # The run's --lr wins over the saved one, so a resumed run can lower the rate (a decay phase).
-        for opt in (self.opt_g, self.opt_d):
-            for group in opt.param_groups:
-                group["lr"] = self.cfg.lr
+        # The run's --lr / --lr-schedule win over the saved rate, so a resumed run can change them.
+        self._set_lr()
         torch.set_rng_state(s["torch_rng"])
         if "cuda_rng" in s and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(s["cuda_rng"])
+
+    def _set_lr(self) -> float:
+        """Put both optimisers at the schedule's rate for the current step."""
+        lr = learning_rate(self.cfg, self.step)
+        for opt in (self.opt_g, self.opt_d):
+            for group in opt.param_groups:
+                group["lr"] = lr
+        return lr
 
     # -- logging -----------------------------------------------------------------------------
     def _print(self, msg: str) -> None:
@@ -371,10 +377,7 @@ class Trainer:
             for blurry, sharp in loader:
                 blurry, sharp = blurry.to(self.device, non_blocking=True), sharp.to(self.device, non_blocking=True)
                 use_critic = weights.adversarial > 0 and self.step >= cfg.warmup_steps
-                lr = learning_rate(cfg, self.step)
-                for opt in (self.opt_g, self.opt_d):
-                    for group in opt.param_groups:
-                        group["lr"] = lr
+                lr = self._set_lr()
                 with autocast:
                     logs = gan_step(
                         self.model,
@@ -393,8 +396,8 @@ class Trainer:
                     rate = cfg.log_every / max(time.time() - t_log, 1e-9)
                     t_log = time.time()
                     self._append_csv(
-                    "train.csv", {"step": self.step, "time_s": round(time.time() - t0, 1), "lr": lr, **logs}
-                )
+                        "train.csv", {"step": self.step, "time_s": round(time.time() - t0, 1), "lr": lr, **logs}
+                    )
                     self._print(
                         f"step {self.step:>7}/{cfg.steps}  {rate:5.2f} it/s  "
                         + "  ".join(f"{k} {v:.4g}" for k, v in logs.items())
