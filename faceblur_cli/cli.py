@@ -247,7 +247,12 @@ def train(
     lr_schedule: str = typer.Option(
         "constant", "--lr-schedule", help="constant | cosine (decays to lr/100 by --steps)."
     ),
-    content_weight: float = typer.Option(1.0, "--content-weight", help="MSE weight (paper: 1)."),
+    content_weight: float = typer.Option(1.0, "--content-weight", help="Content (pixel) loss weight (paper: 1)."),
+    content_loss: str = typer.Option("mse", "--content-loss", help="Pixel loss: mse (paper) | l1 | charbonnier."),
+    noise_max: float = typer.Option(
+        2.0, "--noise-max", min=0.0, help="Training noise sigma ~ U(0, this), 0-255 units."
+    ),
+    jpeg_prob: float = typer.Option(0.3, "--jpeg-prob", min=0.0, max=1.0, help="Share of samples JPEG re-encoded."),
     perceptual_weight: float = typer.Option(10.0, "--perceptual-weight", help="VGG19 perceptual weight (paper: 10)."),
     adversarial_weight: float = typer.Option(
         1.0, "--adversarial-weight", help="WGAN-GP adversarial weight (paper: 1)."
@@ -265,6 +270,14 @@ def train(
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
     amp: bool = typer.Option(False, "--amp", help="bf16 autocast (mixed precision)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoint.pt."),
+    init_from: Optional[Path] = typer.Option(
+        None,
+        "--init-from",
+        help="Start the generator from these weights (checkpoint or release): fine-tune, or grow with --refine-width.",
+    ),
+    refine_width: Optional[int] = typer.Option(
+        None, "--refine-width", min=0, help="Override the preset's refiner width (0: none)."
+    ),
     export: Optional[Path] = typer.Option(
         None, "--export", help="Write the release file from OUT/checkpoint.pt to this path and stop (no training)."
     ),
@@ -289,6 +302,9 @@ def train(
         lr=lr,
         lr_schedule=lr_schedule,
         content_weight=content_weight,
+        content_loss=content_loss,
+        noise_max=noise_max,
+        jpeg_prob=jpeg_prob,
         perceptual_weight=perceptual_weight,
         adversarial_weight=adversarial_weight,
         warmup_steps=warmup_steps,
@@ -303,6 +319,8 @@ def train(
         workers=workers,
         device=device,
         amp=amp,
+        init_from=str(init_from) if init_from else None,
+        generator_overrides={} if refine_width is None else {"refine_width": refine_width},
     )
     trainer = Trainer(cfg, resume=resume, console=out_console)
     result = trainer.run()

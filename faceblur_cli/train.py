@@ -44,7 +44,7 @@ from .data import (
 from .device import pick_device
 from .imageio import read_rgb
 from .kernels import PAPER_SIZES, KernelBank
-from .losses import LossWeights, VGGPerceptual, critic_loss, generator_loss
+from .losses import CONTENT_LOSSES, LossWeights, VGGPerceptual, critic_loss, generator_loss
 from .metrics import psnr, ssim
 from .models.critic import PatchCritic
 from .models.generator import Generator, preset
@@ -66,6 +66,7 @@ class TrainConfig:
     lr_schedule: str = "constant"  # or "cosine": lr -> lr/100 over `steps` (a pure function of the step)
     betas: tuple[float, float] = (0.5, 0.999)
     content_weight: float = 1.0
+    content_loss: str = "mse"  # paper: MSE; see losses.CONTENT_LOSSES
     perceptual_weight: float = 10.0
     adversarial_weight: float = 1.0
     gp_weight: float = 10.0
@@ -87,10 +88,13 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = False
     generator_overrides: dict = field(default_factory=dict)
+    init_from: str | None = None  # start the generator from these weights (a checkpoint or a release)
 
     @property
     def loss_weights(self) -> LossWeights:
-        return LossWeights(self.content_weight, self.perceptual_weight, self.adversarial_weight, self.gp_weight)
+        return LossWeights(
+            self.content_weight, self.perceptual_weight, self.adversarial_weight, self.gp_weight, self.content_loss
+        )
 
 
 LR_SCHEDULES = ("constant", "cosine")
@@ -137,6 +141,29 @@ def validation_set(
         kernel = bank.kernels[int(rng.choice(bank.indices_of_size(size)))]
         out.append((sharp, degrade(sharp, kernel), size))
     return out
+
+
+def init_generator(generator: torch.nn.Module, path: str | Path) -> None:
+    """Load generator weights from a training checkpoint or a release file, to fine-tune or grow it.
+
+    Every weight in the file must fit the model; the model may have more, but only in the
+    zero-initialised refiner (so growing a model starts from exactly the old one's output).
+    """
+    blob = load_checkpoint(path)
+    state = blob.get("generator") if isinstance(blob, dict) else None
+    if state is None and isinstance(blob, dict) and blob.get("format") == RELEASE_FORMAT:
+        state = blob["state_dict"]
+    if state is None:
+        raise ValueError(f"{path}: neither a training checkpoint nor a faceblur release file")
+    try:
+        missing, unexpected = generator.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+    except RuntimeError as e:  # shape mismatch: a different width / preset
+        raise ValueError(f"{path}: weights do not fit this generator ({str(e).splitlines()[-1].strip()})") from None
+    extra = [k for k in missing if not k.startswith("refine.")]
+    if unexpected or extra:
+        raise ValueError(
+            f"{path}: weights do not fit this generator (missing {extra[:3]}, unexpected {unexpected[:3]})"
+        )
 
 
 @torch.no_grad()
@@ -246,6 +273,8 @@ class Trainer:
             self.n_train, self.n_holdout = len(self.dataset.blurry), 0
 
         learning_rate(cfg, 0)  # an unknown schedule fails here, not after the data workers start
+        if cfg.content_loss not in CONTENT_LOSSES:
+            raise ValueError(f"unknown --content-loss {cfg.content_loss!r}; choose from {CONTENT_LOSSES}")
         self.generator = Generator(preset(cfg.preset, **cfg.generator_overrides)).to(self.device)
         self.critic = PatchCritic(cfg.critic_width).to(self.device)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), cfg.lr, betas=cfg.betas)
@@ -257,6 +286,8 @@ class Trainer:
         self.step = 0
         if resume and self.ckpt_path.exists():
             self._load(self.ckpt_path)
+        elif cfg.init_from:
+            init_generator(self.generator, cfg.init_from)
         self.model = self.generator
         if self.distributed:
             from torch.nn.parallel import DistributedDataParallel

@@ -31,3 +31,12 @@ def test_weighted_total(vgg):
     total, logs = generator_loss(fake, sharp, LossWeights(1.0, 10.0, 0.0), vgg)
     assert total.item() == pytest.approx(logs["content"] + 10 * logs["perceptual"], rel=1e-5)
     assert logs["content"] == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize("kind,expected", [("mse", 0.25), ("l1", 0.5), ("charbonnier", 0.5)])
+def test_content_loss_kinds(kind, expected):
+    fake, sharp = torch.zeros(1, 3, 8, 8), torch.full((1, 3, 8, 8), 0.5)
+    total, logs = generator_loss(fake, sharp, LossWeights(1.0, 0.0, 0.0, content_kind=kind))
+    assert logs["content"] == pytest.approx(expected, rel=1e-4)
+    with pytest.raises(ValueError, match="content loss"):
+        generator_loss(fake, sharp, LossWeights(content_kind="l3"))

@@ -81,3 +81,20 @@ def test_pixel_unshuffle_runs_at_lower_resolution_with_same_keys():
     x = torch.rand(1, 3, 37, 50) * 2 - 1
     with torch.no_grad():
         assert folded(x).shape == x.shape
+
+
+def test_refiner_grows_a_model_without_changing_its_output():
+    """Zero-initialised refiner: a trained model plus a fresh refiner is the same function."""
+    torch.manual_seed(0)
+    base = Generator(preset("lite", width=8)).eval()
+    for p in base.tail.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    grown = Generator(preset("lite", width=8, refine_width=8)).eval()
+    missing, unexpected = grown.load_state_dict(base.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("refine.") for k in missing)
+    x = torch.rand(1, 3, 37, 50) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(grown(x), base(x))
+        torch.nn.init.normal_(grown.refine.out.weight, std=0.1)
+        changed = grown(x)
+    assert changed.shape == x.shape and not torch.allclose(changed, base(x))

@@ -160,3 +160,26 @@ def test_cosine_schedule_is_a_function_of_the_step(face_dir, tmp_path):
 
     with pytest.raises(ValueError, match="lr-schedule"):
         Trainer(cfg)
+
+
+def test_init_from_grows_a_model_and_rejects_misfits(face_dir, tmp_path):
+    import pytest
+
+    Trainer(_cfg(face_dir, tmp_path / "small", 1)).run()
+    src = tmp_path / "small" / "checkpoint.pt"
+    release = tmp_path / "small.pth"
+    export_generator(src, release)
+    for init in (src, release):
+        cfg = _cfg(face_dir, tmp_path / "grown", 1)
+        cfg.generator_overrides = {"width": 4, "levels": 2, "refine_width": 4}
+        cfg.init_from = str(init)
+        grown = Trainer(cfg)
+        assert grown.step == 0
+        old = load_checkpoint(src)["generator"]
+        for k, v in old.items():
+            assert torch.equal(grown.generator.state_dict()[k], v), k
+    cfg = _cfg(face_dir, tmp_path / "wide", 1)
+    cfg.generator_overrides = {"width": 8, "levels": 2}
+    cfg.init_from = str(src)
+    with pytest.raises(ValueError, match="do not fit"):
+        Trainer(cfg)

@@ -2,6 +2,7 @@
 
     blurry -> head conv -> [stage 1: U-Net with RRRBs] -> [DRDBU enhancement]
            -> [stage 2: U-Net with ResBlocks] -> conv -> tanh -> + blurry -> sharp
+           [-> optional refiner at 1/2 resolution (not in the paper; see refiner.py)]
 
 Choices where the paper is vague (all are :class:`GeneratorConfig` fields):
 
@@ -34,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .blocks import DRDBU, RRRB, PlainConvs, ResBlock, conv3x3
+from .refiner import REFINE_UNSHUFFLE, Refiner
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ class GeneratorConfig:
     use_drdbu: bool = True  # False: stage 1 feeds stage 2 directly
     use_rrrb: bool = True  # False: RRRB -> two plain convs
     use_resblock: bool = True  # False: ResBlock -> two plain convs
+    refine_width: int = 0  # fine-detail refiner at 1/2 resolution (0 = none, the paper); see refiner.py
+    refine_depth: int = 3  # its conv layers
 
     @classmethod
     def from_dict(cls, d: dict) -> "GeneratorConfig":
@@ -154,11 +158,13 @@ class Generator(nn.Module):
         # so training starts from the blurry image instead of from noise.
         nn.init.zeros_(self.tail.weight)
         nn.init.zeros_(self.tail.bias)
+        self.refine = Refiner(c.refine_width, c.refine_depth) if c.refine_width else None
 
     @property
     def multiple(self) -> int:
         """Input sides must be multiples of this; :meth:`forward` pads for you."""
-        return self.config.pixel_unshuffle * 2**self.config.levels
+        m = self.config.pixel_unshuffle * 2**self.config.levels
+        return m if not self.config.refine_width or m % REFINE_UNSHUFFLE == 0 else m * REFINE_UNSHUFFLE
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
@@ -166,9 +172,11 @@ class Generator(nn.Module):
         ph, pw = (-h) % m, (-w) % m
         # Always pad (possibly by 0) so an exported graph keeps the padding for every size.
         y = F.pad(x, (0, pw, 0, ph), mode="reflect")
-        y = self.stage2(self.enhance(self.stage1(self.head(self.unshuffle(y)))))
-        y = torch.tanh(self.shuffle(self.tail(y)))[..., :h, :w]
-        return torch.clamp(x + y, -1.0, 1.0)
+        r = self.stage2(self.enhance(self.stage1(self.head(self.unshuffle(y)))))
+        out = torch.clamp(y + torch.tanh(self.shuffle(self.tail(r))), -1.0, 1.0)
+        if self.refine is not None:
+            out = self.refine(y, out)
+        return out[..., :h, :w]
 
 
 def count_parameters(model: nn.Module) -> int:
