@@ -72,8 +72,8 @@ def test_pixel_unshuffle_runs_at_lower_resolution_with_same_keys():
     """s x s unshuffle: multiple grows by s, cost drops; parameter names match s=1 so old weights load."""
     from faceblur_cli.models.generator import gflops
 
-    full = Generator(preset("lite", pixel_unshuffle=1, width=8, levels=3))
-    folded = Generator(preset("lite", pixel_unshuffle=2, width=8, levels=3))
+    full = Generator(preset("lite", pixel_unshuffle=1, width=8, levels=3, refine_width=0))
+    folded = Generator(preset("lite", pixel_unshuffle=2, width=8, levels=3, refine_width=0))
     assert (full.multiple, folded.multiple) == (8, 16)
     assert full.state_dict().keys() == folded.state_dict().keys()
     assert folded.head[0].in_channels == 12 and folded.tail.out_channels == 12
@@ -86,7 +86,7 @@ def test_pixel_unshuffle_runs_at_lower_resolution_with_same_keys():
 def test_refiner_grows_a_model_without_changing_its_output():
     """Zero-initialised refiner: a trained model plus a fresh refiner is the same function."""
     torch.manual_seed(0)
-    base = Generator(preset("lite", width=8)).eval()
+    base = Generator(preset("lite", width=8, refine_width=0)).eval()
     for p in base.tail.parameters():
         torch.nn.init.normal_(p, std=0.1)
     grown = Generator(preset("lite", width=8, refine_width=8)).eval()

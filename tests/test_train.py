@@ -25,7 +25,7 @@ def _cfg(data, out, steps):
         log_every=1,
         workers=0,
         holdout_fraction=0.3,
-        generator_overrides={"width": 4, "levels": 2},
+        generator_overrides={"width": 4, "levels": 2, "refine_width": 4},
     )
 
 
@@ -165,7 +165,9 @@ def test_cosine_schedule_is_a_function_of_the_step(face_dir, tmp_path):
 def test_init_from_grows_a_model_and_rejects_misfits(face_dir, tmp_path):
     import pytest
 
-    Trainer(_cfg(face_dir, tmp_path / "small", 1)).run()
+    small = _cfg(face_dir, tmp_path / "small", 1)
+    small.generator_overrides = {"width": 4, "levels": 2, "refine_width": 0}
+    Trainer(small).run()
     src = tmp_path / "small" / "checkpoint.pt"
     release = tmp_path / "small.pth"
     export_generator(src, release)
@@ -179,7 +181,7 @@ def test_init_from_grows_a_model_and_rejects_misfits(face_dir, tmp_path):
         for k, v in old.items():
             assert torch.equal(grown.generator.state_dict()[k], v), k
     cfg = _cfg(face_dir, tmp_path / "wide", 1)
-    cfg.generator_overrides = {"width": 8, "levels": 2}
+    cfg.generator_overrides = {"width": 8, "levels": 2, "refine_width": 0}
     cfg.init_from = str(src)
     with pytest.raises(ValueError, match="do not fit"):
         Trainer(cfg)
