@@ -27,6 +27,8 @@ Images are tensors in [-1, 1], NCHW, RGB.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Callable
 
@@ -167,7 +169,7 @@ class Generator(nn.Module):
     def multiple(self) -> int:
         """Input sides must be multiples of this; :meth:`forward` pads for you."""
         m = self.config.pixel_unshuffle * 2**self.config.levels
-        return m if not self.config.refine_width or m % REFINE_UNSHUFFLE == 0 else m * REFINE_UNSHUFFLE
+        return math.lcm(m, REFINE_UNSHUFFLE) if self.config.refine_width else m
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
