@@ -400,7 +400,7 @@ class Trainer:
         weights = cfg.loss_weights
         reduce = _allreduce_grads if self.distributed else None
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.amp)
-        previous = signal.signal(signal.SIGTERM, _raise_interrupt) if self.rank == 0 else None
+        stop = _StopRequest() if self.rank == 0 else None
         t0, t_log, logs, interrupted = time.time(), time.time(), {}, False
         start_step = self.step
         last = {}
@@ -443,12 +443,14 @@ class Trainer:
                         f"blurry {last['blurry_psnr']:.2f} dB / {last['blurry_ssim']:.4f}  "
                         f"gain {last['psnr'] - last['blurry_psnr']:+.2f} dB"
                     )
+                if stop is not None and stop.requested:
+                    raise KeyboardInterrupt
         except KeyboardInterrupt:
             interrupted = True
             self._print(f"interrupted at step {self.step}: saving checkpoint")
         finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+            if stop is not None:
+                stop.restore()
         self.save()
         return {
             "step": self.step,
@@ -460,8 +462,29 @@ class Trainer:
         }
 
 
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
+class _StopRequest:
+    """Ctrl-C / SIGTERM ask the loop to stop at the next step boundary; a second one stops at once.
+
+    Raising straight from the handler could land while the main process is
+    receiving a batch's shared-memory handle from a data worker and leave the
+    worker printing a broken-handshake traceback; a flag checked between steps
+    never interrupts that exchange.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.requested = False
+        self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def restore(self) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
 
 
 def _ignore_stop_signals(worker_id: int) -> None:
