@@ -28,7 +28,6 @@ Images are tensors in [-1, 1], NCHW, RGB.
 from __future__ import annotations
 
 import math
-
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Callable
 
