@@ -1,4 +1,5 @@
-"""Markdown table (PSNR / SSIM per kernel size and overall) from a `faceblur benchmark` results.json.
+"""Markdown tables (PSNR / SSIM per kernel size and overall) from a `faceblur benchmark` results.json:
+one per protocol (paper, mild, sharp), then the real-blur rows (aligned and detect/paste-back).
 
 python benchmarks/readme_table.py benchmark_out/results.json
 """
@@ -6,17 +7,31 @@ python benchmarks/readme_table.py benchmark_out/results.json
 import json
 import sys
 
+
+def protocol_table(dataset: str, n: int, seed: int, name: str, block: dict) -> None:
+    sizes = [str(k) for k in block["sizes"]]
+    what = "no blur (scored against the input)" if name == "sharp" else f"{len(sizes)} kernel sizes"
+    print(f"\n*{dataset}, {name} protocol: {n} held-out images × {what} (seed {seed}); PSNR dB / SSIM*\n")
+    cols = ["input"] if name == "sharp" else sizes
+    print("| method | " + " | ".join(cols) + " | overall | ms/img |")
+    print("|---" * (len(cols) + 3) + "|")
+    for method, m in block["methods"].items():
+        cells = [f"{m['per_size'][k]['psnr']:.2f} / {m['per_size'][k]['ssim']:.3f}" for k in sizes]
+        overall = f"**{m['psnr']:.2f} / {m['ssim']:.4f}**"
+        print(f"| {method} | " + " | ".join(cells) + f" | {overall} | {m['ms_per_image']:.0f} |")
+
+
 if __name__ == "__main__":
     data = json.load(open(sys.argv[1]))
-    sizes = [str(k) for k in data["sizes"]]
-    print(
-        f"*{data['dataset']}, {data['num_images']} held-out images × {len(sizes)} kernel sizes "
-        f"(seed {data['seed']}); PSNR dB / SSIM*\n"
-    )
-    print("| method | " + " | ".join(sizes) + " | overall | ms/img |")
-    print("|---" * (len(sizes) + 3) + "|")
-    for name, m in data["methods"].items():
-        cells = [f"{m['per_size'][k]['psnr']:.2f} / {m['per_size'][k]['ssim']:.3f}" for k in sizes]
-        print(
-            f"| {name} | " + " | ".join(cells) + f" | **{m['psnr']:.2f} / {m['ssim']:.4f}** | {m['ms_per_image']:.0f} |"
-        )
+    protocols = data.get("protocols") or {"paper": {"sizes": data["sizes"], "methods": data["methods"]}}
+    for name, block in protocols.items():
+        protocol_table(data["dataset"], data["num_images"], data["seed"], name, block)
+    real = data.get("real")
+    if real and real.get("paired"):
+        print(f"\n*real blur, {real['count']} paired frames ({real['folder']}); PSNR dB / SSIM*\n")
+        print("| method | aligned (network on the frame) | detect + paste back |")
+        print("|---|---|---|")
+        modes = real["modes"]
+        for method in modes["aligned"]:
+            cells = [f"{modes[m][method]['psnr']:.2f} / {modes[m][method]['ssim']:.4f}" for m in ("aligned", "faces")]
+            print(f"| {method} | " + " | ".join(cells) + " |")

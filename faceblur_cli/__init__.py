@@ -1,7 +1,7 @@
 """faceblur: remove motion blur from face photos with a GAN (Qi et al. 2020).
 
 from faceblur_cli import Deblurrer
-sharp = Deblurrer(model="default").deblur(pil_image_or_array)
+sharp = Deblurrer(model="auto").deblur(pil_image_or_array)
 """
 
 __version__ = "0.1.0"

@@ -1,22 +1,25 @@
 """Deblur files and folders: output naming, never-overwrite rules, per-file errors, a summary.
 
 One file or a whole tree goes through the same loop, so a single photo gets
-exactly the safety rules of a batch: the input is never written, an existing
-output is kept unless ``overwrite``, writes are atomic, and one bad file is
-reported and skipped instead of stopping the run.
+exactly the safety rules of a batch: no output is ever one of the run's inputs,
+two inputs never share an output, every name stays inside the output folder, an
+existing output is kept unless ``overwrite``, writes are atomic, and one bad
+file is reported and skipped instead of stopping the run. Everything that can
+be checked before the network runs is checked in :func:`plan` (a usage error,
+exit 2, before any work).
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from PIL import Image
 
-from .deblurrer import Deblurrer, NoFaceError
+from .deblurrer import MODES, NO_FACE_POLICIES, Deblurrer
 from .imageio import IMAGE_EXTENSIONS, ImageError, list_images, load_image, save_image, to_pil
 
 
@@ -33,6 +36,18 @@ class BatchOptions:
     save_faces: bool = False
     compare: bool = False
 
+    def validate(self) -> None:
+        """Refuse bad option values before any file is read (ValueError: a usage error)."""
+        if self.mode not in MODES:
+            raise ValueError(f"unknown mode {self.mode!r}; choose from {', '.join(MODES)}")
+        if self.no_face not in NO_FACE_POLICIES:
+            raise ValueError(f"--no-face {self.no_face!r}: choose from {', '.join(NO_FACE_POLICIES)}")
+        if self.ext != "auto" and "." + self.ext.lower().lstrip(".") not in IMAGE_EXTENSIONS:
+            raise ValueError(f"--ext {self.ext!r}: choose auto or one of {', '.join(e[1:] for e in IMAGE_EXTENSIONS)}")
+        bad = [c for c in ("/", "\\", "\0", os.sep) if c in self.suffix]
+        if bad or self.suffix in (".", ".."):
+            raise ValueError(f"--suffix {self.suffix!r}: must not contain path separators")
+
 
 @dataclass
 class Summary:
@@ -42,26 +57,84 @@ class Summary:
     failed: list[tuple[Path, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     outputs: list[Path] = field(default_factory=list)
+    extras: list[Path] = field(default_factory=list)  # --compare / --save-faces files
+
+
+def _is_within(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def _check_writable(out: Path) -> None:
+    """The nearest existing ancestor of ``out`` must be a writable folder."""
+    for parent in [out, *out.parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"{parent}: is a file, so {out} cannot be created as a folder")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise ValueError(f"{parent}: output folder is not writable")
+            return
 
 
 def plan(inp: Path, out: Path, opts: BatchOptions) -> list[tuple[Path, Path]]:
-    """(input, output) pairs. A file input with an output that has an image extension writes exactly there."""
+    """(input, output) pairs, every output checked before any work (see the module docstring)."""
+    opts.validate()
     if not inp.exists():
         raise ImageError(f"{inp}: no such file or directory")
+    mode = inp.stat().st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise ImageError(f"{inp}: not a regular file or folder (a pipe, socket or device)")
+    root = out
     if inp.is_file():
         if out.suffix.lower() in IMAGE_EXTENSIONS and not out.is_dir():
-            return [(inp, out)]
-        return [(inp, _out_name(out, Path(inp.name), opts))]
-    files = list_images(inp, opts.recursive)
-    if not files:
-        raise ImageError(f"{inp}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)})")
-    if out.exists() and out.is_file():
-        raise ImageError(f"{out}: is a file; a folder input needs an output folder")
-    return [(f, _out_name(out, f.relative_to(inp), opts)) for f in files]
+            jobs, root = [(inp, out)], out.parent
+        else:
+            jobs = [(inp, _out_name(out, Path(inp.name), opts))]
+    else:
+        if out.exists() and not out.is_dir():
+            raise ImageError(f"{out}: is a file; a folder input needs an output folder")
+        # An output folder inside the input folder is not input: otherwise each run re-processes
+        # the last run's results (in/out/out/...).
+        nested = out.resolve() != inp.resolve() and _is_within(out, inp)
+        files = [f for f in list_images(inp, opts.recursive) if not (nested and _is_within(f, out))]
+        if not files:
+            raise ImageError(f"{inp}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)})")
+        jobs = [(f, _out_name(out, f.relative_to(inp), opts)) for f in files]
+    _check_writable(root)
+    _check_outputs(jobs, root, opts)
+    return jobs
+
+
+def _extras(dst: Path, opts: BatchOptions) -> list[Path]:
+    return [dst.with_name(f"{dst.stem}_compare.png")] if opts.compare else []
+
+
+def _check_outputs(jobs: list[tuple[Path, Path]], root: Path, opts: BatchOptions) -> None:
+    """No output is an input, escapes ``root`` or is shared by two inputs: refuse before any work."""
+    inputs = {src.resolve(): src for src, _ in jobs}
+    owner: dict[Path, Path] = {}
+    for src, dst in jobs:
+        for path in [dst, *_extras(dst, opts)]:
+            if not _is_within(path, root):
+                raise ValueError(f"{path}: outside the output folder {root} (check --suffix)")
+            key = path.resolve()
+            if key in inputs:
+                raise ValueError(
+                    f"{path}: would overwrite the input {inputs[key]}; choose another -o, --suffix or --ext"
+                )
+            if key in owner:
+                raise ValueError(
+                    f"{owner[key]} and {src} would both be written to {path}; "
+                    "use --ext auto or a different --suffix, or move one of them"
+                )
+            owner[key] = src
 
 
 def _out_name(out_dir: Path, rel: Path, opts: BatchOptions) -> Path:
-    ext = rel.suffix if opts.ext == "auto" else "." + opts.ext.lstrip(".")
+    ext = rel.suffix if opts.ext == "auto" else "." + opts.ext.lower().lstrip(".")
     return out_dir / rel.parent / f"{rel.stem}{opts.suffix}{ext}"
 
 
@@ -77,45 +150,44 @@ def run(
 ) -> Summary:
     """Process (input, output) jobs from :func:`plan`; problems go into the summary, never raised per file."""
     summary = Summary()
+    inputs = {src.resolve() for src, _ in jobs}
+
+    def write(image, path: Path, like=None) -> Path:
+        if path.resolve() in inputs:  # --save-faces names are only known now
+            raise ImageError(f"{path}: is one of the inputs; refusing to overwrite it")
+        return save_image(image, path, like=like, overwrite=opts.overwrite)
+
     for src, dst in jobs:
         faces = 0
         try:
-            if dst.resolve() == src.resolve():
-                raise ImageError(f"{dst}: is the input file; refusing to overwrite it (choose another -o)")
             if dst.exists() and not opts.overwrite:
                 summary.skipped.append((src, "output exists" + ("" if opts.skip_existing else " (use --overwrite)")))
                 continue
-            if dst.parent.exists() and not os.access(dst.parent, os.W_OK):
-                raise ImageError(f"{dst.parent}: output folder is not writable")
             loaded = load_image(src)
-            if loaded.sixteen_bit:
-                summary.warnings.append(f"{src}: 16-bit image converted to 8 bits per channel")
+            summary.warnings += [f"{src}: {note}" for note in loaded.notes]
             result = deblurrer.restore(loaded.rgb, opts.mode, opts.no_face, opts.only_center_face)
-            faces = len(result.faces)
+            faces = len(result.faces) if result.mode == "faces" else 1 if result.mode == "aligned" else 0
             if result.mode == "none":
                 summary.warnings.append(f"{src}: no face found; copied unchanged (--no-face skip)")
             elif opts.mode == "faces" and result.mode == "whole":
                 summary.warnings.append(f"{src}: no face found; deblurred the whole image (--no-face whole)")
-            save_image(to_pil(result.image, loaded), dst, like=loaded, overwrite=opts.overwrite)
-            summary.outputs.append(dst)
+            summary.outputs.append(write(to_pil(result.image, loaded), dst, loaded))
             if opts.compare:
-                save_image(
-                    _side_by_side(loaded.rgb, result.image),
-                    dst.with_name(f"{dst.stem}_compare.png"),
-                    overwrite=opts.overwrite,
-                )
+                summary.extras.append(write(_side_by_side(loaded.rgb, result.image), _extras(dst, opts)[0]))
             if opts.save_faces:
                 for i, (crop, rest) in enumerate(zip(result.crops, result.restored)):
-                    save_image(
-                        _side_by_side(crop, rest),
-                        dst.with_name(f"{dst.stem}_face{i:02d}.png"),
-                        overwrite=opts.overwrite,
-                    )
+                    summary.extras.append(write(_side_by_side(crop, rest), dst.with_name(f"{dst.stem}_face{i:02d}.png")))
             summary.processed += 1
             summary.faces += faces
-        except (ImageError, NoFaceError, ValueError, FileExistsError, OSError, Image.DecompressionBombError) as err:
-            msg = str(err) if str(src) in str(err) or str(dst) in str(err) else f"{src}: {err}"
+        except KeyboardInterrupt:
+            raise
+        except Exception as err:  # any per-file failure is reported, and the batch goes on
+            text = str(err).splitlines()[0] if str(err) else type(err).__name__
+            if not isinstance(err, (ImageError, OSError, ValueError)) and not str(err).startswith(str(src)):
+                text = f"{type(err).__name__}: {text}"
+            msg = text if str(src) in text or str(dst) in text else f"{src}: {text}"
             summary.failed.append((src, msg))
-        if progress:
-            progress(src, faces)
+        finally:
+            if progress:
+                progress(src, faces)
     return summary

@@ -1,9 +1,13 @@
-"""The paper's evaluation protocol: N sharp faces x one kernel of every size, PSNR/SSIM per size.
+"""Evaluation protocols: N sharp faces x one kernel of every size, PSNR/SSIM per size.
 
-Test blur comes from :func:`faceblur_cli.blur.degrade` with a kernel bank seeded
-by ``TEST_KERNEL_SEED + seed`` (never the training seed), so runs are
-comparable across models and machines. Baselines: the blurry input, and Wiener
-and Richardson-Lucy deconvolution **given the true kernel** (non-blind oracles,
+Protocols (:data:`faceblur_cli.degradations.PROTOCOLS`): ``paper`` (the paper's
+Table 1: trajectories of 13-27 px), ``mild`` (3-11 px: what a slightly shaken
+phone or a moving face gives) and ``sharp`` (no blur: the output is scored
+against the untouched input, so it measures the harm done to clean faces).
+Test blur comes from :func:`faceblur_cli.blur.degrade` with kernels seeded by
+``TEST_KERNEL_SEED + seed`` (never the training seed), so runs are comparable
+across models and machines. Baselines: the blurry input, and Wiener and
+Richardson-Lucy deconvolution **given the true kernel** (non-blind oracles,
 scikit-image).
 """
 
@@ -20,6 +24,7 @@ from typing import Callable
 import numpy as np
 
 from .blur import degrade
+from .degradations import IDENTITY, PROTOCOLS
 from .imageio import ImageError, list_images, read_rgb
 from .kernels import motion_kernel
 from .metrics import psnr, sharpness, ssim
@@ -98,11 +103,14 @@ class Case:
 
 
 def make_cases(files: list[Path], sizes: tuple[int, ...], seed: int, noise: float = 0.0) -> list[Case]:
-    """Each image blurred by one fresh kernel of every size; deterministic in ``seed``."""
+    """Each image blurred by one fresh kernel of every size (size 0: left sharp); deterministic in ``seed``."""
     cases = []
     for i, f in enumerate(files):
         sharp = read_rgb(f)
         for k in sizes:
+            if k == 0:
+                cases.append(Case(f.name, 0, sharp, sharp, IDENTITY))
+                continue
             rng = np.random.default_rng([TEST_KERNEL_SEED + seed, i, k])
             kernel = motion_kernel(k, rng)
             cases.append(Case(f.name, k, sharp, degrade(sharp, kernel, rng, noise_sigma=noise), kernel))
@@ -118,16 +126,22 @@ class Report:
     num_images: int
     sizes: list[int]
     seed: int
-    methods: dict = field(default_factory=dict)
+    methods: dict = field(default_factory=dict)  # the paper protocol (the schema's original block)
+    protocols: dict = field(default_factory=dict)  # name -> {"sizes": [...], "methods": {...}}, paper included
+    real: dict | None = None
 
     def to_json(self) -> dict:
-        return {
+        data = {
             "dataset": self.dataset,
             "num_images": self.num_images,
             "sizes": self.sizes,
             "seed": self.seed,
             "methods": self.methods,
+            "protocols": self.protocols,
         }
+        if self.real is not None:
+            data["real"] = self.real
+        return data
 
 
 def evaluate(
@@ -177,7 +191,20 @@ def validate_report(data: dict) -> None:
     need(data, "seed", int, "")
     need(data, "sizes", list, "")
     need(data, "methods", dict, "")
-    for name, m in data["methods"].items():
+    blocks = [("", data["methods"])]
+    if "protocols" in data:
+        need(data, "protocols", dict, "")
+        for pname, block in data["protocols"].items():
+            need(block, "sizes", list, f"protocols.{pname}.")
+            need(block, "methods", dict, f"protocols.{pname}.")
+            blocks.append((f"protocols.{pname}.", block["methods"]))
+    for where, methods in blocks:
+        _validate_methods(methods, where, need)
+
+
+def _validate_methods(methods: dict, where: str, need) -> None:
+    for name, m in methods.items():
+        name = f"{where}{name}"
         for key in ("psnr", "ssim", "ms_per_image"):
             need(m, key, (int, float), f"methods.{name}.")
         need(m, "per_size", dict, f"methods.{name}.")
@@ -199,13 +226,22 @@ def write_outputs(report: Report, out: Path, examples: dict) -> list[Path]:
     data = report.to_json()
     validate_report(data)
     (out / "results.json").write_text(json.dumps(data, indent=2))
+    written = [out / "results.json"]
+    if report.real is not None:  # also on its own, for tools that read only the real-blur numbers
+        (out / "real.json").write_text(json.dumps(report.real, indent=2))
+        written.append(out / "real.json")
     with open(out / "results.csv", "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["method", "kernel_size", "psnr", "ssim", "ms_per_image"])
-        for name, m in report.methods.items():
-            for k, v in m["per_size"].items():
-                w.writerow([name, k, f"{v['psnr']:.4f}", f"{v['ssim']:.5f}", ""])
-            w.writerow([name, "all", f"{m['psnr']:.4f}", f"{m['ssim']:.5f}", f"{m['ms_per_image']:.2f}"])
+        w.writerow(["protocol", "method", "kernel_size", "psnr", "ssim", "ms_per_image"])
+        for pname, block in (report.protocols or {"paper": {"methods": report.methods}}).items():
+            for name, m in block["methods"].items():
+                for k, v in m["per_size"].items():
+                    w.writerow([pname, name, k, f"{v['psnr']:.4f}", f"{v['ssim']:.5f}", ""])
+                w.writerow([pname, name, "all", f"{m['psnr']:.4f}", f"{m['ssim']:.5f}", f"{m['ms_per_image']:.2f}"])
+        real_modes = (report.real or {}).get("modes", {}) if (report.real or {}).get("paired") else {}
+        for mode, block in real_modes.items():
+            for name, m in block.items():
+                w.writerow([f"real-{mode}", name, "all", f"{m['psnr']:.4f}", f"{m['ssim']:.5f}", ""])
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for name, m in report.methods.items():
         ks = [int(k) for k in m["per_size"]]
@@ -221,7 +257,7 @@ def write_outputs(report: Report, out: Path, examples: dict) -> list[Path]:
     fig.savefig(out / "psnr_ssim_by_kernel.png", dpi=110)
     plt.close(fig)
     _examples_grid(examples, list(report.methods), out / "examples.png")
-    return [out / n for n in ("results.json", "results.csv", "psnr_ssim_by_kernel.png", "examples.png")]
+    return written + [out / n for n in ("results.csv", "psnr_ssim_by_kernel.png", "examples.png")]
 
 
 def _examples_grid(examples: dict, methods: list[str], path: Path) -> None:
@@ -247,22 +283,23 @@ def _examples_grid(examples: dict, methods: list[str], path: Path) -> None:
     sheet.save(path)
 
 
-def evaluate_real(folder: Path, model_fns: dict[str, Callable[[np.ndarray], np.ndarray]]) -> dict:
-    """Real blur: paired (blurry/ + sharp/) -> PSNR/SSIM; unpaired -> variance-of-Laplacian sharpness."""
-    methods = {"blurry": lambda x: x, **model_fns}
+def evaluate_real(folder: Path, modes: dict[str, dict[str, Callable[[np.ndarray], np.ndarray]]]) -> dict:
+    """Real blur, per mode (e.g. ``aligned``: the network on the frame as is; ``faces``: detect and paste
+    back): paired (blurry/ + sharp/) -> PSNR/SSIM; unpaired -> variance-of-Laplacian sharpness."""
     paired = (folder / "blurry").is_dir() and (folder / "sharp").is_dir()
     files = list_images(folder / "blurry") if paired else list_images(folder)
     blurry = [read_rgb(f) for f in files]  # decoded once, shared by every method
-    res: dict = {"paired": paired, "count": len(files), "methods": {}}
-    if paired:
-        sharp = [read_rgb(folder / "sharp" / f.relative_to(folder / "blurry")) for f in files]
-        for name, fn in methods.items():
+    sharp = [read_rgb(folder / "sharp" / f.relative_to(folder / "blurry")) for f in files] if paired else []
+    res: dict = {"folder": str(folder), "paired": paired, "count": len(files), "modes": {}}
+    for mode, model_fns in modes.items():
+        block = res["modes"][mode] = {}
+        for name, fn in {"blurry": lambda x: x, **model_fns}.items():
             outs = [fn(b) for b in blurry]
-            res["methods"][name] = {
-                "psnr": float(np.mean([psnr(s, o) for s, o in zip(sharp, outs)])),
-                "ssim": float(np.mean([ssim(s, o) for s, o in zip(sharp, outs)])),
-            }
-    else:
-        for name, fn in methods.items():
-            res["methods"][name] = {"sharpness_laplacian_var": float(np.mean([sharpness(fn(b)) for b in blurry]))}
+            if paired:
+                block[name] = {
+                    "psnr": float(np.mean([psnr(s, o) for s, o in zip(sharp, outs)])),
+                    "ssim": float(np.mean([ssim(s, o) for s, o in zip(sharp, outs)])),
+                }
+            else:
+                block[name] = {"sharpness_laplacian_var": float(np.mean([sharpness(o) for o in outs]))}
     return res

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.table import Table
 
@@ -26,6 +27,13 @@ app = typer.Typer(
 )
 weights_app = typer.Typer(help="List, prefetch, verify and publish model weights (weights.toml).", no_args_is_help=True)
 app.add_typer(weights_app, name="weights")
+class _Command(typer.core.TyperCommand):
+    """Usage lines without typer's braces around required arguments: ``faceblur deblur [OPTIONS] INPUT``."""
+
+    def collect_usage_pieces(self, ctx):
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in super().collect_usage_pieces(ctx)]
+
+
 console = Console(stderr=True)
 out_console = Console()
 _state = {"debug": False}
@@ -87,23 +95,34 @@ def main(
 
 
 # ---------------------------------------------------------------------------------------- deblur
-@app.command()
+@app.command(cls=_Command)
 @friendly
 def deblur(
-    inputs: Path = typer.Argument(..., help="An image file or a folder of images."),
+    input: Path = typer.Argument(..., metavar="INPUT", help="An image file or a folder of images."),
     output: Path = typer.Option(..., "-o", "--output", help="Output file (for one input file) or folder."),
     aligned: bool = typer.Option(False, "--aligned", help="Inputs are already face crops: skip detection."),
     whole: bool = typer.Option(False, "--whole", help="Deblur the entire frame (tiled), not just faces."),
     no_face: str = typer.Option("whole", "--no-face", help="When no face is found: whole | skip | error."),
     only_center_face: bool = typer.Option(False, "--only-center-face", help="Only the face nearest the centre."),
-    model: str = typer.Option("default", "--model", "-m", help="Model name from weights.toml or a .pth path."),
+    model: str = typer.Option(
+        "auto",
+        "--model",
+        "-m",
+        help="auto (the GPU tier on CUDA when installed, else faceblur-lite) | a name from `faceblur weights list` | a .pth path.",
+    ),
     backend: str = typer.Option("torch", "--backend", help="torch | onnx (needs the onnx extra)."),
     flip_tta: bool = typer.Option(
         False, "--flip-tta/--no-flip-tta", help="Average with a mirrored pass: sharper, 2x network time."
     ),
+    strength: float = typer.Option(
+        1.0, "--strength", min=0.0, max=1.0, help="Blend input and result: 1 = full deblur, 0.5 = halfway, 0 = input."
+    ),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
     half: bool = typer.Option(False, "--half", help="fp16 inference (CUDA only)."),
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="Faces per network call."),
+    threads: Optional[int] = typer.Option(
+        None, "--threads", min=1, help="CPU threads (default: the cores not busy right now)."
+    ),
     recursive: bool = typer.Option(True, "--recursive/--no-recursive", help="Descend into sub-folders."),
     suffix: str = typer.Option("", "--suffix", help="Added to output file names, e.g. _sharp."),
     ext: str = typer.Option("auto", "--ext", help="Output format: auto (same as input) | png | jpg | webp ..."),
@@ -111,44 +130,63 @@ def deblur(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs (never the input)."),
     save_faces: bool = typer.Option(False, "--save-faces", help="Also write each aligned face, before|after."),
     compare: bool = typer.Option(False, "--compare", help="Also write a side-by-side before|after image."),
-    max_pixels: int = typer.Option(89_478_485, "--max-pixels", help="Refuse larger images (decompression bombs)."),
+    max_pixels: int = typer.Option(
+        89_478_485, "--max-pixels", min=1, help="Refuse larger images (decompression bombs)."
+    ),
 ):
     """Detect faces, deblur them and paste them back (or deblur aligned crops / whole frames)."""
-    from PIL import Image
-
     from . import batch
     from .deblurrer import Deblurrer
+    from .imageio import pixel_limit
 
     if aligned and whole:
         raise ValueError("--aligned and --whole are exclusive")
-    Image.MAX_IMAGE_PIXELS = max_pixels
     mode = "aligned" if aligned else "whole" if whole else "faces"
-    opts = batch.BatchOptions(
-        mode, no_face, only_center_face, recursive, suffix, ext, skip_existing, overwrite, save_faces, compare
-    )
-    jobs = batch.plan(inputs, output, opts)  # validates paths before loading any model
-    engine = Deblurrer(model, device=device, backend=backend, half=half, batch_size=batch_size, flip_tta=flip_tta)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    with pixel_limit(max_pixels):  # restored afterwards: the API in the same process keeps its own limit
+        opts = batch.BatchOptions(
+            mode, no_face, only_center_face, recursive, suffix, ext, skip_existing, overwrite, save_faces, compare
+        )
+        jobs = batch.plan(input, output, opts)  # validates paths before loading any model
+        engine = Deblurrer(
+            model,
+            device=device,
+            backend=backend,
+            half=half,
+            batch_size=batch_size,
+            flip_tta=flip_tta,
+            strength=strength,
+            threads=threads,
+        )
+        if getattr(engine.backend, "note", ""):
+            console.print(f"note: {engine.backend.note}", highlight=False)
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    faces_seen = [0]
-    with Progress(
-        TextColumn("[bold]deblur"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-        disable=len(jobs) < 2,
-    ) as bar:
-        task = bar.add_task("deblur", total=len(jobs), rate="")
+        faces_seen = [0]
+        with Progress(
+            TextColumn("[bold]deblur"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+            disable=len(jobs) < 2,
+        ) as bar:
+            task = bar.add_task("deblur", total=len(jobs), rate="")
 
-        def tick(_src, faces):
-            faces_seen[0] += faces
-            elapsed = bar.tasks[task].elapsed or 1e-9
-            bar.update(task, advance=1, rate=f"{faces_seen[0] / elapsed:.1f} faces/s")
+            def tick(_src, faces):
+                faces_seen[0] += faces
+                elapsed = bar.tasks[task].elapsed or 1e-9
+                bar.update(task, advance=1, rate=f"{faces_seen[0] / elapsed:.1f} faces/s")
 
-        summary = batch.run(engine, jobs, opts, tick)
+            summary = batch.run(engine, jobs, opts, tick)
+        _print_summary(summary, mode, engine, skip_existing)
+        if summary.failed or (summary.processed == 0 and not summary.skipped):
+            raise Exit(1)
+
+
+def _print_summary(summary, mode: str, engine, skip_existing: bool) -> None:
+    """Warnings, skips, failures, extra files, then the one-line tally of a deblur run."""
     for w in summary.warnings:
         console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
     for src, why in summary.skipped:
@@ -156,12 +194,15 @@ def deblur(
             console.print(f"skipped: {src}: {why}", highlight=False, soft_wrap=True)
     for _src, why in summary.failed:
         console.print(f"[red]failed:[/] {why}", highlight=False, soft_wrap=True)
+    if summary.extras:
+        shown = ", ".join(str(p) for p in summary.extras[:3]) + (" ..." if len(summary.extras) > 3 else "")
+        console.print(f"also wrote {len(summary.extras)} extra file(s): {shown}", highlight=False, soft_wrap=True)
+    faces = "n/a (--whole)" if mode == "whole" else str(summary.faces)
     console.print(
-        f"processed {summary.processed}, faces {summary.faces}, skipped {len(summary.skipped)}, "
-        f"failed {len(summary.failed)}  (model {engine.model_name}, {engine.backend.name}, {engine.device})"
+        f"processed {summary.processed}, faces {faces}, skipped {len(summary.skipped)}, "
+        f"failed {len(summary.failed)}  (model {engine.model_name}, {engine.backend.name}, {engine.device})",
+        highlight=False,
     )
-    if summary.failed or (summary.processed == 0 and not summary.skipped):
-        raise Exit(1)
 
 
 # ------------------------------------------------------------------------------------ synthesize
@@ -185,7 +226,9 @@ def synthesize(
     out: Path = typer.Option(Path("synth"), "--out", "-o", help="Output folder."),
     kernels: int = typer.Option(800, "--kernels", min=1, help="Kernels in the bank (spread evenly over sizes)."),
     sizes: str = typer.Option("13-27", "--sizes", help="Odd kernel sizes: a range 13-27 or a list 13,15,17."),
-    per_image: int = typer.Option(5, "--per-image", min=1, help="Kernels of each size per image (paper: 5)."),
+    per_image: int = typer.Option(
+        5, "--per-image", min=1, help="Kernels of each size per image (paper: 5); pairs per image for other mixes."
+    ),
     crop: int = typer.Option(150, "--crop", min=0, help="Random crop side (paper: 150); 0 keeps whole images."),
     noise: float = typer.Option(0.0, "--noise", min=0.0, help="Gaussian noise sigma (0-255 units)."),
     jpeg_quality: int = typer.Option(0, "--jpeg-quality", min=0, max=100, help="JPEG re-encode quality (0: off)."),
@@ -193,6 +236,10 @@ def synthesize(
     workers: int = typer.Option(0, "--workers", min=0, help="Processes (0: one per CPU)."),
     limit: int = typer.Option(0, "--limit", min=0, help="Use only the first N images (0: all)."),
     kernels_only: bool = typer.Option(False, "--kernels-only", help="Write the kernel bank and stop."),
+    degradation: str = typer.Option(
+        "paper", "--degradation", help="paper (the paper's block scheme) | real (draws of the training mix)."
+    ),
+    degradation_set: str = typer.Option("", "--degradation-set", help="Mix overrides, key=value,... (as in train)."),
 ):
     """Build the kernel bank and blurry/sharp pairs the way the paper did (resumable, parallel)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -200,7 +247,9 @@ def synthesize(
     from .synthesize import SynthConfig
     from .synthesize import synthesize as run
 
-    cfg = SynthConfig(kernels, _parse_sizes(sizes), per_image, crop, noise, jpeg_quality, seed)
+    cfg = SynthConfig(
+        kernels, _parse_sizes(sizes), per_image, crop, noise, jpeg_quality, seed, degradation, degradation_set
+    )
     src = None if kernels_only else images
     with Progress(
         TextColumn("[bold]synthesize"),
@@ -238,7 +287,7 @@ def train(
         "--data",
         help="Sharp face folders (blurred on the fly) or one synthesized pair folder; repeat --data for several.",
     ),
-    preset: str = typer.Option("lite", "--preset", help="Generator preset: lite | paper."),
+    preset: str = typer.Option("lite", "--preset", help="Generator preset: lite (CPU) | base (GPU tier) | paper."),
     out: Path = typer.Option(Path("runs/lite"), "--out", help="Run folder (checkpoints, logs)."),
     steps: int = typer.Option(10000, "--steps", min=1, help="Total optimisation steps."),
     batch: int = typer.Option(16, "--batch", min=1, help="Batch size per process (paper: 16)."),
@@ -249,10 +298,18 @@ def train(
     ),
     content_weight: float = typer.Option(1.0, "--content-weight", help="Content (pixel) loss weight (paper: 1)."),
     content_loss: str = typer.Option("mse", "--content-loss", help="Pixel loss: mse (paper) | l1 | charbonnier."),
-    noise_max: float = typer.Option(
-        2.0, "--noise-max", min=0.0, help="Training noise sigma ~ U(0, this), 0-255 units."
+    degradation: str = typer.Option(
+        "real", "--degradation", help="Degradation mix: real (default: sharp, mild, defocus, paper ...) | paper."
     ),
-    jpeg_prob: float = typer.Option(0.3, "--jpeg-prob", min=0.0, max=1.0, help="Share of samples JPEG re-encoded."),
+    degradation_set: str = typer.Option(
+        "", "--degradation-set", help="Mix overrides, key=value,...: a component's share (sharp=0.2, mild=0) or a field (jpeg_prob=0.5)."
+    ),
+    noise_max: Optional[float] = typer.Option(
+        None, "--noise-max", min=0.0, help="Training noise sigma ~ U(0, this), 0-255 units (default: the mix's)."
+    ),
+    jpeg_prob: Optional[float] = typer.Option(
+        None, "--jpeg-prob", min=0.0, max=1.0, help="Share of blurred samples JPEG re-encoded (default: the mix's)."
+    ),
     perceptual_weight: float = typer.Option(10.0, "--perceptual-weight", help="VGG19 perceptual weight (paper: 10)."),
     adversarial_weight: float = typer.Option(
         1.0, "--adversarial-weight", help="WGAN-GP adversarial weight (paper: 1)."
@@ -284,7 +341,8 @@ def train(
     half: bool = typer.Option(False, "--half", help="With --export: store fp16 weights."),
 ):
     """Train the generator with the paper's GAN objective (resumable; works under torchrun)."""
-    from .train import TrainConfig, Trainer, export_generator
+    from .train import TrainConfig, Trainer
+    from .weights import export_generator
 
     if export is not None:
         digest = export_generator(out / "checkpoint.pt", export, half=half)
@@ -303,6 +361,8 @@ def train(
         lr_schedule=lr_schedule,
         content_weight=content_weight,
         content_loss=content_loss,
+        degradation=degradation,
+        degradation_set=degradation_set,
         noise_max=noise_max,
         jpeg_prob=jpeg_prob,
         perceptual_weight=perceptual_weight,
@@ -345,7 +405,12 @@ def benchmark(
         help="Where celeba/ and helen/ live (default: $FACEBLUR_DATA, then ~/.cache/faceblur/data).",
     ),
     num_images: int = typer.Option(200, "--num-images", min=1, help="Images to test (paper: 200)."),
-    sizes: str = typer.Option("13,15,17,19,21,23,25,27", "--sizes", help="Kernel sizes."),
+    sizes: str = typer.Option("13,15,17,19,21,23,25,27", "--sizes", help="Kernel sizes of the paper protocol."),
+    protocols: str = typer.Option(
+        "paper,mild,sharp",
+        "--protocols",
+        help="Comma list: paper (13-27 px, Table 1) | mild (3-11 px) | sharp (no blur, scored against the input).",
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of image choice and test kernels."),
     noise: float = typer.Option(0.0, "--noise", min=0.0, help="Gaussian noise sigma on the blurry input."),
     holdout: bool = typer.Option(
@@ -362,16 +427,16 @@ def benchmark(
     real: Optional[Path] = typer.Option(
         None,
         "--real",
-        help="Also evaluate real blur: a paired folder (blurry/ + sharp/) or unpaired images (no-reference sharpness).",
+        help="Also evaluate real blur, as aligned input and with face detection + paste-back: a paired folder "
+        "(blurry/ + sharp/) or unpaired images (no-reference sharpness).",
     ),
 ):
-    """PSNR/SSIM per kernel size for models vs baselines (the paper's Table 1 / Fig. 4 protocol)."""
-    import json
-
+    """PSNR/SSIM per kernel size for models vs baselines: the paper's protocol (Table 1), mild blur, sharp faces."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from . import benchmark as bm
     from .data import is_holdout
+    from .degradations import PROTOCOLS
     from .deblurrer import Deblurrer
     from .imageio import list_images
 
@@ -380,6 +445,12 @@ def benchmark(
     unknown = set(chosen) - set(bm.BASELINES)
     if unknown:
         raise ValueError(f"unknown baselines {sorted(unknown)}; choose from {', '.join(bm.BASELINES)}")
+    protocol_list = [p.strip() for p in protocols.split(",") if p.strip()]
+    unknown = set(protocol_list) - set(PROTOCOLS)
+    if unknown or not protocol_list:
+        raise ValueError(f"--protocols {protocols!r}: choose from {', '.join(PROTOCOLS)}")
+    if real is not None and not real.is_dir():
+        raise ValueError(f"--real {real}: not a folder")
     folder = bm.resolve_dataset(dataset, data_root)
     files = list_images(folder)
     if holdout:
@@ -393,65 +464,67 @@ def benchmark(
         engines[eng.model_name] = eng
         if flip_tta:
             engines[eng.model_name + "+flip"] = Deblurrer(m, device=device, backend=backend, flip_tta=True)
-    methods = {}
-    if "blurry" in chosen:
-        methods["blurry"] = lambda c: c.blurry
-    if "wiener" in chosen:
-        methods["wiener_oracle"] = lambda c: bm.wiener_oracle(c.blurry, c.kernel)
-    if "rl" in chosen:
-        methods["rl_oracle"] = lambda c: bm.rl_oracle(c.blurry, c.kernel)
-    for name, eng in engines.items():
-        methods[name] = (lambda e: lambda c: e.whole(c.blurry))(eng)
-    cases = bm.make_cases(files, size_list, seed, noise)
+    report = bm.Report(dataset if dataset in bm.DATASETS else str(folder), len(files), list(size_list), seed)
     examples: dict = {}
-    pick = {
-        (files[i].name, size_list[j])
-        for i, j in (
-            (0, 0),
-            (min(1, len(files) - 1), len(size_list) // 2),
-            (min(2, len(files) - 1), len(size_list) - 1),
-        )
-    }
+    for pname in protocol_list:
+        psizes = size_list if pname == "paper" else PROTOCOLS[pname]
+        methods = {}
+        if "blurry" in chosen:
+            methods["blurry"] = lambda c: c.blurry
+        if pname != "sharp":  # the oracles undo a kernel; a sharp face has none
+            if "wiener" in chosen:
+                methods["wiener_oracle"] = lambda c: bm.wiener_oracle(c.blurry, c.kernel)
+            if "rl" in chosen:
+                methods["rl_oracle"] = lambda c: bm.rl_oracle(c.blurry, c.kernel)
+        for name, eng in engines.items():
+            methods[name] = (lambda e: lambda c: e.whole(c.blurry))(eng)
+        cases = bm.make_cases(files, psizes, seed, noise)
+        pick = {(files[min(i, len(files) - 1)].name, psizes[j]) for i, j in ((0, 0), (1, len(psizes) // 2), (2, -1))}
 
-    def keep(name, case, img):
-        if (case.name, case.size) in pick:
-            examples.setdefault((case.name, case.size), {"sharp": case.sharp})[name] = img
+        def keep(name, case, img, pick=pick, pname=pname):
+            if pname == "paper" and (case.name, case.size) in pick:
+                examples.setdefault((case.name, case.size), {"sharp": case.sharp})[name] = img
 
-    with Progress(
-        TextColumn("[bold]benchmark"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
-    ) as bar:
-        task = bar.add_task("cases", total=len(cases))
-        results = bm.evaluate(cases, methods, lambda: bar.advance(task), keep)
-    report = bm.Report(dataset if dataset in bm.DATASETS else str(folder), len(files), list(size_list), seed, results)
+        with Progress(
+            TextColumn(f"[bold]{pname}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+        ) as bar:
+            task = bar.add_task("cases", total=len(cases))
+            results = bm.evaluate(cases, methods, lambda: bar.advance(task), keep)
+        report.protocols[pname] = {"sizes": list(psizes), "methods": results}
+        if pname == "paper":
+            report.methods = results
+        _print_protocol(report.dataset, pname, len(files), psizes, results)
+    if real is not None:
+        modes = {
+            "aligned": {n: (lambda e: lambda x: e.whole(x))(e) for n, e in engines.items()},
+            "faces": {n: (lambda e: lambda x: e.restore(x, "faces", no_face="skip").image)(e) for n, e in engines.items()},
+        }
+        report.real = bm.evaluate_real(real, modes)
+        for mode, block in report.real["modes"].items():
+            out_console.print(
+                f"real blur ({real}, {report.real['count']} images, {mode}): "
+                + ", ".join(f"{n}: " + " / ".join(f"{k} {v:.4g}" for k, v in m.items()) for n, m in block.items())
+            )
     paths = bm.write_outputs(report, out, examples)
-    table = Table(
-        title=f"{report.dataset}: {len(files)} images x {len(size_list)} kernels "
-        "(PSNR dB / SSIM; *_oracle = given the true kernel)"
-    )
+    out_console.print("wrote " + ", ".join(str(p) for p in paths))
+
+
+def _print_protocol(dataset: str, protocol: str, n: int, sizes, results: dict) -> None:
+    what = "no blur: scored against the input" if protocol == "sharp" else f"{len(sizes)} kernel sizes"
+    table = Table(title=f"{dataset}, {protocol} protocol: {n} images, {what} (PSNR dB / SSIM; *_oracle = true kernel)")
     table.add_column("method")
-    for k in size_list:
+    for k in sizes:
         table.add_column(str(k), justify="right")
     table.add_column("overall", justify="right")
     table.add_column("ms/img", justify="right")
     for name, m in results.items():
         table.add_row(
             name,
-            *[f"{m['per_size'][str(k)]['psnr']:.2f}/{m['per_size'][str(k)]['ssim']:.3f}" for k in size_list],
+            *[f"{m['per_size'][str(k)]['psnr']:.2f}/{m['per_size'][str(k)]['ssim']:.3f}" for k in sizes],
             f"{m['psnr']:.2f}/{m['ssim']:.4f}",
             f"{m['ms_per_image']:.1f}",
         )
     out_console.print(table)
-    if real is not None:
-        fns = {n: (lambda e: lambda x: e.whole(x))(e) for n, e in engines.items()}
-        real_res = bm.evaluate_real(real, fns)
-        (out / "real.json").write_text(json.dumps(real_res, indent=2))
-        out_console.print(
-            f"real blur ({real}, {real_res['count']} images): "
-            + ", ".join(
-                f"{n}: " + " / ".join(f"{k} {v:.4g}" for k, v in m.items()) for n, m in real_res["methods"].items()
-            )
-        )
-    out_console.print("wrote " + ", ".join(str(p) for p in paths))
 
 
 # ----------------------------------------------------------------------------------- export-onnx
@@ -479,8 +552,8 @@ def weights_list():
     from .weights import cache_dir, load_registry
 
     table = Table()
-    for col in ("name", "kind", "size", "source", "local", "metrics"):
-        table.add_column(col)
+    for col in ("name", "kind", "size", "source", "local", "held-out results"):
+        table.add_column(col, overflow="fold")
     for spec in load_registry().values():
         local = (
             "bundled"
@@ -489,20 +562,18 @@ def weights_list():
             if (cache_dir() / spec.name / spec.filename).exists()
             else "no"
         )
-        src = f"hf:{spec.repo_id}@{spec.revision[:8]}" if spec.repo_id else "package"
-        metrics = ", ".join(f"{k} {v}" for k, v in spec.metrics.items())
         table.add_row(
             spec.name + (" (default)" if spec.default else ""),
             spec.kind,
             f"{spec.size / 1e6:.1f} MB",
-            src,
+            spec.source_text,
             local,
-            metrics,
+            "\n".join(f"{k}: {v}" for k, v in spec.metrics.items()) or "-",
         )
     out_console.print(table)
 
 
-@weights_app.command("download")
+@weights_app.command("download", cls=_Command)
 @friendly
 def weights_download(name: str = typer.Argument(..., help="Model name from weights.toml.")):
     """Fetch a model from the Hugging Face Hub into the local cache (for later offline use)."""
@@ -532,7 +603,7 @@ def weights_verify():
         raise Exit(1)
 
 
-@weights_app.command("push")
+@weights_app.command("push", cls=_Command)
 @friendly
 def weights_push(
     run_dir: Path = typer.Argument(..., help="Training run folder with checkpoint.pt (and optional results.json)."),
@@ -546,9 +617,34 @@ def weights_push(
     out_console.print("add to weights.toml:\n" + "\n".join(f'{k} = "{v}"' for k, v in info.items()))
 
 
+def main_argv(argv: list[str] | None = None) -> int:
+    """Run the CLI and return the exit code; a usage error is one ``error:`` line (exit 2), not a panel."""
+    try:
+        from typer._click import exceptions as click_errors  # typer >= 0.29 vendors click
+    except ImportError:  # pragma: no cover - older typer on click
+        from click import exceptions as click_errors
+
+    try:
+        rv = app(args=argv, prog_name="faceblur", standalone_mode=False)
+    except click_errors.NoArgsIsHelpError as err:
+        out_console.print(err.ctx.get_help(), highlight=False, markup=False)
+        return 2
+    except click_errors.UsageError as err:
+        hint = f" (see: {err.ctx.command_path} --help)" if err.ctx is not None else ""
+        console.print(f"[red]error:[/] {err.format_message()}{hint}", highlight=False, soft_wrap=True)
+        return 2
+    except click_errors.ClickException as err:
+        console.print(f"[red]error:[/] {err.format_message()}", highlight=False, soft_wrap=True)
+        return err.exit_code
+    except (typer.Abort, getattr(click_errors, "Abort", typer.Abort)):
+        console.print("[yellow]interrupted[/]")
+        return 130
+    return rv if isinstance(rv, int) else 0
+
+
 def run() -> None:  # console-script entry point
-    app(prog_name="faceblur")
+    sys.exit(main_argv())
 
 
 if __name__ == "__main__":
-    sys.exit(run())
+    run()

@@ -16,9 +16,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .blur import degrade
+from .degradations import Degrader
 from .imageio import ImageError, list_images, read_rgb
-from .kernels import KernelBank
 
 #: Salt of the held-out split; changing it would leak validation faces into training.
 SPLIT_SALT = "faceblur-holdout-v1"
@@ -47,17 +46,8 @@ def to_uint8(t: torch.Tensor) -> np.ndarray:
     return t.detach().float().clamp(-1, 1).add(1).mul(127.5).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
-@dataclass(frozen=True)
-class Degradation:
-    """Realism knobs on top of the motion blur (applied with these probabilities)."""
-
-    noise_max: float = 2.0  # Gaussian sigma ~ U(0, noise_max), in 0-255 units
-    jpeg_prob: float = 0.3
-    jpeg_quality: tuple[int, int] = (70, 95)
-
-
 class OnTheFlyBlur(Dataset):
-    """Random crops of sharp faces, blurred by a random bank kernel; deterministic per sample index.
+    """Random crops of sharp faces, degraded by a :class:`Degrader`; deterministic per sample index.
 
     Length is nominal (``samples``); the sampler/trainer asks for indices
     ``step * batch + i`` so each step sees fresh samples.
@@ -66,17 +56,16 @@ class OnTheFlyBlur(Dataset):
     def __init__(
         self,
         files: list[Path],
-        bank: KernelBank,
+        degrader: Degrader,
         crop: int = 150,
         seed: int = 0,
-        degradation: Degradation = Degradation(),
         samples: int = 10**9,
         cache: bool = True,
     ):
         if not files:
             raise ValueError("no training images")
-        self.files, self.bank, self.crop, self.seed = list(files), bank, crop, seed
-        self.degradation, self.samples = degradation, samples
+        self.files, self.degrader, self.crop, self.seed = list(files), degrader, crop, seed
+        self.samples = samples
         self._cache: dict[int, np.ndarray] | None = {} if cache else None
 
     def __len__(self) -> int:
@@ -93,22 +82,17 @@ class OnTheFlyBlur(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, index])
         img = self._image(int(rng.integers(len(self.files))))
-        kernel = self.bank.kernels[int(rng.integers(len(self.bank)))]
-        d = self.degradation
-        noise = float(rng.uniform(0, d.noise_max))
-        quality = int(rng.integers(d.jpeg_quality[0], d.jpeg_quality[1] + 1)) if rng.random() < d.jpeg_prob else None
+        recipe = self.degrader.draw(rng)
         h, w = img.shape[:2]
         c = min(self.crop, h, w)
         y, x = int(rng.integers(h - c + 1)), int(rng.integers(w - c + 1))
-        # Blur the crop plus a kernel-radius margin, then cut the margin off: the crop's
+        # Degrade the crop plus a kernel-radius margin, then cut the margin off: the crop's
         # pixels are exactly those of blurring the whole face (real neighbours, not
         # padding), at a fraction of the cost.
-        p = kernel.shape[0] // 2
+        p = recipe.margin
         y0, x0 = max(y - p, 0), max(x - p, 0)
         region = img[y0 : min(y + c + p, h), x0 : min(x + c + p, w)]
-        blurry = degrade(region, kernel, rng, noise_sigma=noise, jpeg_quality=quality)[
-            y - y0 : y - y0 + c, x - x0 : x - x0 + c
-        ]
+        blurry = self.degrader.apply(region, recipe, rng)[y - y0 : y - y0 + c, x - x0 : x - x0 + c]
         sharp = img[y : y + c, x : x + c]
         if rng.random() < 0.5:
             blurry, sharp = blurry[:, ::-1], sharp[:, ::-1]

@@ -1,4 +1,4 @@
-"""Inference API: ``Deblurrer(model="default").deblur(image)``; the CLI is a thin layer over it.
+"""Inference API: ``Deblurrer(model="auto").deblur(image)``; the CLI is a thin layer over it.
 
 The model is loaded once; ``deblur`` takes a PIL image or an H x W x 3 uint8
 array and returns the same kind. Three modes:
@@ -22,11 +22,15 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .device import pick_device
+from .device import configure_threads, pick_device
 from .faces import Face, FaceDetector, alignment_matrix, center_face, paste_back, warp_face
 from .weights import load_generator
 
 MODES = ("faces", "aligned", "whole")
+#: Images smaller than this are mirror-padded to it before the network (its deepest level must
+#: keep more than one pixel per side for InstanceNorm) and cropped back.
+MIN_NET_SIDE = 64
+MIN_DETECT_SIDE = 32
 NO_FACE_POLICIES = ("whole", "skip", "error")
 
 
@@ -77,7 +81,7 @@ class Deblurrer:
 
     def __init__(
         self,
-        model: str = "default",
+        model: str = "auto",
         device: str = "auto",
         backend: str = "torch",
         half: bool = False,
@@ -85,9 +89,13 @@ class Deblurrer:
         tile: int = 512,
         tile_overlap: int = 32,
         flip_tta: bool = False,
+        strength: float = 1.0,
+        threads: int | None = None,
     ):
+        self.threads = configure_threads(threads)
         self.device = pick_device(device)
         self.flip_tta = flip_tta
+        self.strength = check_strength(strength)
         generator = load_generator(model)
         self.model_name, self.model_sha256 = generator.name, generator.sha256
         if backend == "torch":
@@ -95,7 +103,9 @@ class Deblurrer:
         elif backend == "onnx":
             from .onnx_backend import OnnxBackend
 
-            self.backend = OnnxBackend.for_model(generator, self.device, half)
+            self.backend = OnnxBackend.for_model(
+                generator, self.device, half, self.threads if self.device.type == "cpu" else None, device != "auto"
+            )
         else:
             raise ValueError(f"unknown backend {backend!r} (torch or onnx)")
         self.batch_size, self.tile, self.overlap = batch_size, tile, tile_overlap
@@ -108,41 +118,66 @@ class Deblurrer:
         return self._detector
 
     # -- public API --------------------------------------------------------------------------
-    def deblur(self, image, mode: str = "faces", no_face: str = "whole", only_center_face: bool = False):
-        """Deblur a PIL image or uint8 array; returns the same kind (PIL keeps its mode and alpha)."""
+    def deblur(
+        self,
+        image,
+        mode: str = "faces",
+        no_face: str = "whole",
+        only_center_face: bool = False,
+        strength: float | None = None,
+    ):
+        """Deblur a PIL image or uint8 array; returns the same kind (PIL keeps its mode and alpha).
+
+        ``strength`` (0..1, default the Deblurrer's) blends input and result: 0 returns the input.
+        """
+        opts = (mode, no_face, only_center_face, strength)
         if isinstance(image, Image.Image):
             from .imageio import LoadedImage, to_pil
 
             alpha = np.asarray(image.getchannel("A")) if image.mode in ("RGBA", "LA") else None
             like = LoadedImage(np.asarray(image.convert("RGB")), alpha, image.mode in ("L", "LA"))
-            out = self.restore(like.rgb, mode, no_face, only_center_face).image
+            out = self.restore(like.rgb, *opts).image
             return to_pil(out, like)
         arr = np.asarray(image)
         if arr.ndim == 2:
-            return self.restore(np.repeat(arr[:, :, None], 3, 2), mode, no_face, only_center_face).image[:, :, 0]
+            return self.restore(np.repeat(arr[:, :, None], 3, 2), *opts).image[:, :, 0]
         if arr.ndim != 3 or arr.shape[2] not in (3, 4) or arr.dtype != np.uint8:
             raise ValueError("expected an H x W, H x W x 3 or H x W x 4 uint8 array")
         rgb = arr[:, :, :3]
-        out = self.restore(np.ascontiguousarray(rgb), mode, no_face, only_center_face).image
+        out = self.restore(np.ascontiguousarray(rgb), *opts).image
         return np.concatenate([out, arr[:, :, 3:]], 2) if arr.shape[2] == 4 else out
 
     def restore(
-        self, rgb: np.ndarray, mode: str = "faces", no_face: str = "whole", only_center_face: bool = False
+        self,
+        rgb: np.ndarray,
+        mode: str = "faces",
+        no_face: str = "whole",
+        only_center_face: bool = False,
+        strength: float | None = None,
     ) -> DeblurResult:
-        """The full pipeline on an RGB uint8 array, with per-stage timings."""
+        """The full pipeline on an RGB uint8 array, with per-stage timings and ``strength`` applied."""
+        s = self.strength if strength is None else check_strength(strength)
+        result = self._restore(rgb, mode, no_face, only_center_face)
+        if s < 1.0:
+            result.image = blend(rgb, result.image, s)
+            result.restored = [blend(c, r, s) for c, r in zip(result.crops, result.restored)]
+        return result
+
+    def _restore(self, rgb: np.ndarray, mode: str, no_face: str, only_center_face: bool) -> DeblurResult:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; choose from {MODES}")
         if no_face not in NO_FACE_POLICIES:
             raise ValueError(f"unknown no-face policy {no_face!r}; choose from {NO_FACE_POLICIES}")
-        if min(rgb.shape[:2]) < 2:
-            raise ValueError(f"image is {rgb.shape[1]}x{rgb.shape[0]} pixels: too small to deblur")
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or min(rgb.shape[:2]) < 1:
+            raise ValueError(f"expected an H x W x 3 image, got shape {rgb.shape}")
         t: dict = defaultdict(float)
         if mode == "aligned":
             return DeblurResult(self.whole(rgb, t), "aligned", timings=dict(t))
         if mode == "whole":
             return DeblurResult(self.whole(rgb, t), "whole", timings=dict(t))
         t0 = time.perf_counter()
-        faces = self.detector.detect(rgb)
+        # No face fits in a thumbnail smaller than the detector's smallest anchor: skip the detector.
+        faces = self.detector.detect(rgb) if min(rgb.shape[:2]) >= MIN_DETECT_SIDE else []
         if only_center_face:
             faces = center_face(faces, rgb.shape)
         t["detect"] += time.perf_counter() - t0
@@ -192,7 +227,11 @@ class Deblurrer:
         """Deblur a full frame; frames larger than ``tile`` go through overlapping tiles."""
         t0 = time.perf_counter()
         h, w = rgb.shape[:2]
-        if max(h, w) <= self.tile:
+        if min(h, w) < MIN_NET_SIDE:  # thumbnails: mirror-pad, deblur, crop back
+            ph, pw = max(0, MIN_NET_SIDE - h), max(0, MIN_NET_SIDE - w)
+            padded = np.pad(rgb, ((ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)), mode="symmetric")
+            out = self.whole(padded)[ph // 2 : ph // 2 + h, pw // 2 : pw // 2 + w]
+        elif max(h, w) <= self.tile:
             out = self.run_network([rgb])[0]
         else:
             out = self._tiled(rgb)
@@ -201,24 +240,70 @@ class Deblurrer:
         return out
 
     def _tiled(self, rgb: np.ndarray) -> np.ndarray:
+        """Overlapping tiles blended with ramps, one row of tiles at a time.
+
+        The blend weight of a tile is ramp_y(y) * ramp_x(x) and the tiles form a grid,
+        so the normaliser is separable too: each row of tiles is blended across x
+        on its own, and only one tile-row-high float buffer is kept besides the
+        uint8 output. Memory is O(tile x width), not O(height x width) floats.
+        """
         h, w = rgb.shape[:2]
         size, ov = self.tile, self.overlap
-        step = size - 2 * ov
-        acc = np.zeros((h, w, 3), np.float64)
-        weight = np.zeros((h, w, 1), np.float64)
-        ys = list(range(0, max(h - size, 0) + 1, step)) + ([h - size] if h > size and (h - size) % step else [])
-        xs = list(range(0, max(w - size, 0) + 1, step)) + ([w - size] if w > size and (w - size) % step else [])
-        for y in ys:
-            for x in xs:
-                tile = rgb[y : y + size, x : x + size]
-                th, tw = tile.shape[:2]
-                res = self.run_network([tile])[0].astype(np.float64)
-                ramp_y = _ramp(th, ov, y == 0, y + th >= h)
-                ramp_x = _ramp(tw, ov, x == 0, x + tw >= w)
-                wgt = np.outer(ramp_y, ramp_x)[:, :, None]
-                acc[y : y + th, x : x + tw] += res * wgt
-                weight[y : y + th, x : x + tw] += wgt
-        return np.clip(np.rint(acc / np.maximum(weight, 1e-8)), 0, 255).astype(np.uint8)
+        ys, xs = _tile_starts(h, size, size - 2 * ov), _tile_starts(w, size, size - 2 * ov)
+        ramps_y = [_ramp(min(size, h - y), ov, y == 0, y + size >= h) for y in ys]
+        ramps_x = [_ramp(min(size, w - x), ov, x == 0, x + size >= w) for x in xs]
+        norm_y, norm_x = np.zeros(h), np.zeros(w)
+        for y, r in zip(ys, ramps_y):
+            norm_y[y : y + len(r)] += r
+        for x, r in zip(xs, ramps_x):
+            norm_x[x : x + len(r)] += r
+        out = np.empty_like(rgb)
+        acc, acc_y = np.zeros((0, w, 3), np.float32), 0
+
+        def flush(upto: int) -> None:
+            nonlocal acc, acc_y
+            n = upto - acc_y
+            rows = acc[:n] / norm_y[acc_y:upto, None, None].astype(np.float32)
+            out[acc_y:upto] = np.clip(np.rint(rows), 0, 255).astype(np.uint8)
+            acc, acc_y = acc[n:], upto
+
+        for y, ry in zip(ys, ramps_y):
+            if y > acc_y:
+                flush(y)  # no later tile row reaches above y
+            th = len(ry)
+            if len(acc) < th:
+                acc = np.concatenate([acc, np.zeros((th - len(acc), w, 3), np.float32)])
+            band = np.zeros((th, w, 3), np.float32)
+            results = self.run_network([rgb[y : y + th, x : x + size] for x in xs])
+            for x, rx, res in zip(xs, ramps_x, results):
+                band[:, x : x + len(rx)] += res * (rx / norm_x[x : x + len(rx)]).astype(np.float32)[None, :, None]
+            acc[:th] += band * ry.astype(np.float32)[:, None, None]
+        flush(h)
+        return out
+
+
+def _tile_starts(n: int, size: int, step: int) -> list[int]:
+    """Tile offsets along one side: every ``step``, plus a last tile flush with the end."""
+    if n <= size:
+        return [0]
+    starts = list(range(0, n - size + 1, step))
+    return starts + ([n - size] if starts[-1] != n - size else [])
+
+
+def check_strength(strength: float) -> float:
+    if not 0.0 <= float(strength) <= 1.0:
+        raise ValueError(f"strength must be between 0 and 1, got {strength}")
+    return float(strength)
+
+
+def blend(original: np.ndarray, restored: np.ndarray, strength: float) -> np.ndarray:
+    """``original + strength * (restored - original)`` in uint8: 0 gives the original exactly, 1 the restored."""
+    if strength <= 0.0:
+        return original.copy()
+    if strength >= 1.0:
+        return restored
+    mixed = original.astype(np.float32) + strength * (restored.astype(np.float32) - original.astype(np.float32))
+    return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
 
 
 def _ramp(n: int, overlap: int, first: bool, last: bool) -> np.ndarray:

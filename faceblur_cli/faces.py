@@ -1,8 +1,8 @@
-"""Face detection (facexlib RetinaFace), alignment to the training scale, feathered paste-back.
+"""Face detection (RetinaFace), alignment to the training scale, feathered paste-back.
 
-We use facexlib's detector network but not its ``FaceRestoreHelper``: the
-helper always builds (and downloads) a face-parsing model, and loads weights
-without ``weights_only``. Alignment is a similarity transform (OpenCV) onto a
+The detector is RetinaFace MobileNet-0.25 with facexlib's weights, defined in
+:mod:`faceblur_cli.models.retinaface` (facexlib's module pulls in torchvision;
+its ``FaceRestoreHelper`` also always downloads a face-parsing model). Alignment is a similarity transform (OpenCV) onto a
 5-point template whose scale matches the training faces, so the blur the model
 sees has the size it was trained on.
 """
@@ -34,37 +34,49 @@ class Face:
 
 
 class FaceDetector:
-    """RetinaFace MobileNet-0.25 from facexlib, weights verified and loaded with ``weights_only=True``."""
+    """RetinaFace MobileNet-0.25 (facexlib's weights), verified and loaded with ``weights_only=True``."""
 
     def __init__(self, device: torch.device | str = "cpu", weights: str = "retinaface"):
-        from .compat import ensure_torchvision
-        from .weights import load_checkpoint, resolve
-
-        ensure_torchvision()
-        from facexlib.detection.retinaface import RetinaFace
+        from .models.retinaface import RetinaFaceMobile
+        from .weights import WeightsError, load_checkpoint, resolve
 
         path, _ = resolve(weights)
-        state = load_checkpoint(path)
-        state = {k.removeprefix("module."): v for k, v in state.items()}
+        state = {k.removeprefix("module."): v for k, v in load_checkpoint(path).items()}
         self.device = torch.device(device)
-        self.net = RetinaFace(network_name="mobile0.25", half=False, device=self.device)
-        self.net.load_state_dict(state, strict=True)
-        self.net.eval()
+        self.net = RetinaFaceMobile()
+        try:
+            self.net.load_state_dict(state, strict=True)
+        except RuntimeError as err:
+            raise WeightsError(f"{path}: not RetinaFace MobileNet-0.25 weights ({str(err).splitlines()[0]})") from None
+        self.net.to(self.device).eval()
 
     @torch.no_grad()
-    def detect(self, rgb: np.ndarray, threshold: float = 0.8) -> list[Face]:
+    def detect(self, rgb: np.ndarray, threshold: float = 0.8, nms_iou: float = 0.4) -> list[Face]:
         """Faces in an H x W x 3 uint8 RGB image, largest score first."""
+        from .compat import nms_reference
+        from .models.retinaface import MEAN_BGR, decode, priors
+
         h, w = rgb.shape[:2]
         scale = min(1.0, DETECT_MAX_SIDE / max(h, w))
         img = (
             rgb if scale == 1.0 else cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
         )
-        bgr = np.ascontiguousarray(img[:, :, ::-1]).astype(np.float32)
-        dets = self.net.detect_faces(bgr, conf_threshold=threshold, nms_threshold=0.4, use_origin_size=True)
-        faces = []
-        for d in dets:
-            faces.append(Face(box=d[:4] / scale, score=float(d[4]), landmarks=d[5:15].reshape(5, 2) / scale))
-        return faces
+        bgr = img[:, :, ::-1].astype(np.float32) - np.asarray(MEAN_BGR, np.float32)
+        x = torch.from_numpy(np.ascontiguousarray(bgr.transpose(2, 0, 1)))[None].to(self.device)
+        boxes, scores, landmarks = (t[0].float().cpu() for t in self.net(x))
+        corners, points = decode(boxes, landmarks, priors(*img.shape[:2]))
+        keep = scores > threshold
+        corners, points, scores = corners[keep], points[keep], scores[keep]
+        keep = nms_reference(corners, scores, nms_iou)
+        size = torch.tensor([img.shape[1], img.shape[0]], dtype=torch.float32)
+        return [
+            Face(
+                box=(corners[i].reshape(2, 2) * size).reshape(4).numpy() / scale,
+                score=float(scores[i]),
+                landmarks=(points[i] * size).numpy() / scale,
+            )
+            for i in keep.tolist()
+        ]
 
 
 def center_face(faces: list[Face], shape: tuple[int, ...]) -> list[Face]:

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import io
 import os
+import re
+import stat
 import tempfile
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,9 +38,21 @@ class LoadedImage:
     rgb: np.ndarray  # H x W x 3 uint8, upright
     alpha: np.ndarray | None = None  # H x W uint8, if the input had transparency
     grayscale: bool = False
-    sixteen_bit: bool = False
+    sixteen_bit: bool = False  # kept for callers of the old API: True when converted from more than 8 bits
     format: str | None = None
     info: dict = field(default_factory=dict)  # exif / icc_profile to carry over
+    notes: list[str] = field(default_factory=list)  # what was done to the file on the way in (for warnings)
+
+
+@contextmanager
+def pixel_limit(max_pixels: int):
+    """Pillow's decompression-bomb limit set to ``max_pixels`` for a block, then restored."""
+    previous = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
 
 
 def list_images(root: str | Path, recursive: bool = True) -> list[Path]:
@@ -49,54 +64,125 @@ def list_images(root: str | Path, recursive: bool = True) -> list[Path]:
     return sorted(p for p in root.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
 
 
-def _to_8bit(img: Image.Image) -> Image.Image:
-    """Scale 16/32-bit single-channel images to 8 bits (Pillow's convert would clip instead)."""
-    arr = np.asarray(img)
-    if arr.dtype == np.uint16 or img.mode.startswith("I;16"):
-        return Image.fromarray((arr.astype(np.uint32) >> 8).astype(np.uint8), "L")
-    if img.mode in ("I", "F"):
-        arr = arr.astype(np.float64)
+def _scale_to_8bit(arr: np.ndarray, what: str) -> tuple[np.ndarray, str]:
+    """Scale (never clip) a high-bit-depth or float array to uint8; return it and a note saying how."""
+    if arr.dtype == np.uint16:
+        return (arr >> 8).astype(np.uint8), f"{what} 16-bit image scaled to 8 bits per channel"
+    if np.issubdtype(arr.dtype, np.floating):
+        a = np.nan_to_num(arr.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        hi = 1.0 if a.max() <= 1.0 else 255.0 if a.max() <= 255.0 else 65535.0
+        out = np.clip(a / hi * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return out, f"{what} floating-point image (range 0-{hi:g}) scaled to 8 bits per channel"
+    if arr.dtype.itemsize > 1:  # 32-bit integers: 16-bit content unless it fits 8 bits
         hi = 65535.0 if arr.max() > 255 else 255.0
-        return Image.fromarray(np.clip(arr / hi * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
-    return img
+        out = np.clip(arr.astype(np.float64) / hi * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return out, f"{what} {8 * arr.dtype.itemsize}-bit integer image scaled to 8 bits per channel"
+    return arr, ""
+
+
+def _source_bit_depth(im: Image.Image, path: Path) -> int:
+    """Bits per channel in the file, where Pillow silently reduced 16-bit RGB to 8 bits."""
+    if im.format == "PNG":
+        with open(path, "rb") as f:
+            head = f.read(26)
+        return head[24] if len(head) > 24 else 8
+    if im.format == "TIFF":
+        bits = getattr(im, "tag_v2", {}).get(258, (8,))
+        return max(bits) if isinstance(bits, tuple) else int(bits)
+    return 8
+
+
+def _bomb_message(path: Path, err: Exception) -> str:
+    found = re.search(r"\((\d+) pixels\)", str(err))
+    size = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+    return f"{path}: image too large ({size}, limit --max-pixels {Image.MAX_IMAGE_PIXELS:,}); raise the limit with --max-pixels"
+
+
+def _load_with_opencv(path: Path) -> np.ndarray | None:
+    """Float and other TIFF layouts Pillow cannot decode (e.g. 32-bit float RGB): OpenCV reads them."""
+    import cv2
+
+    arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if arr is None:
+        return None
+    if arr.ndim == 3:
+        arr = arr[:, :, 2::-1] if arr.shape[2] >= 3 else arr[:, :, 0]
+    return arr
 
 
 def load_image(path: str | Path) -> LoadedImage:
-    """Decode ``path`` into a :class:`LoadedImage`; raise :class:`ImageError` with a one-line reason."""
-    path = Path(path)
+    """Decode ``path`` into a :class:`LoadedImage`; raise :class:`ImageError` with a one-line reason.
+
+    Pillow's warnings (corrupt EXIF, truncated metadata) become ``notes`` of the result instead of
+    stderr lines with site-packages paths.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        loaded = _load_image(Path(path))
+    loaded.notes += [n for n in dict.fromkeys(str(w.message).splitlines()[0].strip() for w in caught) if n]
+    return loaded
+
+
+def _load_image(path: Path) -> LoadedImage:
     if not path.exists():
         raise ImageError(f"{path}: no such file")
     if path.is_dir():
         raise ImageError(f"{path}: is a directory")
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise ImageError(f"{path}: not a regular file (a pipe, socket or device)")
     if path.stat().st_size == 0:
         raise ImageError(f"{path}: empty file (0 bytes)")
+    notes: list[str] = []
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                fmt = im.format
-                im.load()
-                info = {k: im.info[k] for k in ("exif", "icc_profile") if k in im.info}
+        with Image.open(path) as im:
+            fmt = im.format
+            frames = getattr(im, "n_frames", 1)
+            im.load()
+            info = {k: im.info[k] for k in ("exif", "icc_profile") if k in im.info}
+            bits = _source_bit_depth(im, path)
+            try:
                 im = ImageOps.exif_transpose(im)
+            except Exception as err:  # garbled EXIF: keep the pixels as stored
+                notes.append(f"EXIF orientation unreadable ({err}); not applied")
+                info.pop("exif", None)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise ImageError(f"{path}: image too large ({err}); raise the limit with --max-pixels") from None
+        raise ImageError(_bomb_message(path, err)) from None
     except (OSError, SyntaxError, ValueError) as err:
-        raise ImageError(f"{path}: not a readable image ({err})") from None
-    sixteen = im.mode in ("I;16", "I;16B", "I;16L", "I", "F")
+        arr = _load_with_opencv(path) if path.suffix.lower() in (".tif", ".tiff") else None
+        if arr is None:
+            raise ImageError(f"{path}: not a readable image ({err})") from None
+        if arr.shape[0] * arr.shape[1] > (Image.MAX_IMAGE_PIXELS or float("inf")):
+            raise ImageError(_bomb_message(path, ValueError(f"({arr.shape[0] * arr.shape[1]} pixels)"))) from None
+        arr, note = _scale_to_8bit(arr, "TIFF")
+        rgb = np.repeat(arr[:, :, None], 3, 2) if arr.ndim == 2 else np.ascontiguousarray(arr)
+        return LoadedImage(rgb, None, arr.ndim == 2, bool(note), "TIFF", {}, [note] if note else [])
+    if frames > 1:
+        notes.append(f"has {frames} frames (multi-page or animated); only the first is deblurred")
     gray = im.mode in ("1", "L", "LA", "I;16", "I;16B", "I;16L", "I", "F")
     alpha = None
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
         im = im.convert("RGBA") if im.mode != "LA" else im
         alpha = np.asarray(im.getchannel("A")).copy()
-    im = _to_8bit(im)
+    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr, note = _scale_to_8bit(np.asarray(im), "grayscale")
+        im = Image.fromarray(arr, "L")
+        notes.append(note)
+    elif bits > 8:
+        notes.append(f"{bits}-bit {im.mode} image scaled to 8 bits per channel")
     rgb = np.asarray(im.convert("RGB")).copy()
     if "exif" in info:
         # The pixels are now upright; drop the orientation tag so viewers don't rotate again.
-        exif = Image.Exif()
-        exif.load(info["exif"])
-        exif.pop(0x0112, None)
-        info["exif"] = exif.tobytes()
-    return LoadedImage(rgb, alpha, gray, sixteen, fmt, info)
+        try:
+            exif = Image.Exif()
+            exif.load(info["exif"])
+            exif.pop(0x0112, None)
+            info["exif"] = exif.tobytes()
+        except Exception:  # unparseable EXIF: do not carry it over
+            info.pop("exif")
+    notes = [n for n in notes if n]
+    deep = any("bits per channel" in n for n in notes)
+    return LoadedImage(rgb, alpha, gray, deep, fmt, info, notes)
 
 
 def read_rgb(path: str | Path) -> np.ndarray:
@@ -150,8 +236,11 @@ def write_atomic(data: bytes, path: str | Path, overwrite: bool = False) -> Path
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path}: exists (use --overwrite to replace it)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix + ".part", dir=path.parent)
+    ensure_folder(path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix + ".part", dir=path.parent)
+    except OSError as err:  # name the file the user asked for, not our temporary one
+        raise ImageError(f"{path}: cannot write ({err.strerror or err})") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -161,6 +250,19 @@ def write_atomic(data: bytes, path: str | Path, overwrite: bool = False) -> Path
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def ensure_folder(folder: Path) -> None:
+    """``mkdir -p`` with a clear message when a path component is a file or not writable."""
+    for parent in [folder, *folder.parents]:
+        if parent.exists() and not parent.is_dir():
+            raise ImageError(f"{parent}: is a file, so {folder} cannot be a folder")
+        if parent.exists():
+            break
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ImageError(f"{folder}: cannot create the folder ({err.strerror or err})") from None
 
 
 def save_image(

@@ -91,29 +91,42 @@ class OnnxBackend:
 
     name = "onnx"
 
-    def __init__(self, path: str | Path, device: torch.device | str = "cpu", threads: int | None = None):
+    def __init__(
+        self, path: str | Path, device: torch.device | str = "cpu", threads: int | None = None, explicit: bool = False
+    ):
         ort = _require("onnxruntime")
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or physical_cores()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         available = ort.get_available_providers()
         providers = ["CPUExecutionProvider"]
+        self.note = ""
         if torch.device(device).type == "cuda":
-            if "CUDAExecutionProvider" not in available:
-                raise RuntimeError("onnxruntime has no CUDAExecutionProvider here: pip install onnxruntime-gpu")
-            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+            if "CUDAExecutionProvider" in available:
+                providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+            elif explicit:  # --device cuda asked for it by name: say so, do not guess
+                raise RuntimeError("onnxruntime has no CUDAExecutionProvider here: pip install 'faceblur[onnx-gpu]'")
+            else:  # --device auto found CUDA, but this onnxruntime is the CPU build: run on the CPU
+                self.note = "onnxruntime has no CUDA provider here (CPU build): running ONNX on the CPU"
         self.session = ort.InferenceSession(str(path), opts, providers=providers)
         self.providers = self.session.get_providers()
         self.input = self.session.get_inputs()[0].name
 
     @classmethod
-    def for_model(cls, model: torch.nn.Module, device: torch.device | str = "cpu", half: bool = False) -> "OnnxBackend":
+    def for_model(
+        cls,
+        model: torch.nn.Module,
+        device: torch.device | str = "cpu",
+        half: bool = False,
+        threads: int | None = None,
+        explicit: bool = False,
+    ) -> "OnnxBackend":
         """Export (once, cached by the weights' sha256) and open a session."""
         key = getattr(model, "sha256", None) or "unversioned"
         path = cache_dir() / "onnx" / f"{key[:16]}{'-fp16' if half else ''}.onnx"
         if not path.exists():
             export_onnx(model, path, fp16=half)
-        return cls(path, device)
+        return cls(path, device, threads, explicit)
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input: np.ascontiguousarray(batch, dtype=np.float32)})[0]

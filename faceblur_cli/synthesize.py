@@ -10,6 +10,11 @@ of 400 images x 5 kernels x 8 sizes = 320,000 pairs.
 Every pair draws its randomness (crop box, noise) from
 ``default_rng([seed, image_index, kernel_id])``, so any pair can be rebuilt from
 its ``manifest.csv`` row alone.
+
+With ``degradation`` other than ``paper`` (e.g. ``real``), each image instead gets
+``per_image`` pairs, each degraded by one draw of that mix
+(:mod:`faceblur_cli.degradations`, the same code ``train`` blurs with on the
+fly); ``kernel_id`` is then the pair's index and ``component`` names its blur.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import numpy as np
 from PIL import Image
 
 from .blur import ImageSpectrum, degrade
+from .degradations import Degrader, get_mix
 from .imageio import ImageError, encode_image, list_images, load_image, save_image, write_atomic
 from .kernels import PAPER_SIZES, KernelBank
 
@@ -33,6 +39,7 @@ MANIFEST_FIELDS = [
     "pair",
     "image",
     "kernel_id",
+    "component",
     "kernel_size",
     "noise",
     "jpeg_quality",
@@ -53,6 +60,23 @@ class SynthConfig:
     noise: float = 0.0  # Gaussian sigma in 0-255 units
     jpeg_quality: int = 0  # 0 = no JPEG round-trip
     seed: int = 0
+    degradation: str = "paper"  # "paper": the block scheme above; another mix: per_image draws of it
+    degradation_set: str = ""  # overrides of the mix (degradations.get_mix)
+
+    @property
+    def paper(self) -> bool:
+        return self.degradation == "paper" and not self.degradation_set
+
+
+_DEGRADERS: dict = {}
+
+
+def _degrader(cfg: SynthConfig) -> Degrader:
+    """One Degrader (kernel banks built once) per worker process and config."""
+    key = (cfg.degradation, cfg.degradation_set, cfg.kernels, cfg.seed)
+    if key not in _DEGRADERS:
+        _DEGRADERS[key] = Degrader(get_mix(cfg.degradation, cfg.degradation_set, paper_kernels=cfg.kernels, kernel_seed=cfg.seed))
+    return _DEGRADERS[key]
 
 
 def write_bank(bank: KernelBank, out: Path) -> None:
@@ -79,9 +103,9 @@ def assign_kernels(n_images: int, bank: KernelBank, sizes: Iterable[int], per_im
     return plan
 
 
-def pair_name(image_rel: str, kernel_id: int) -> str:
+def pair_name(image_rel: str, kernel_id: int, paper: bool = True) -> str:
     stem = str(Path(image_rel).with_suffix("")).replace(os.sep, "__")
-    return f"{stem}_k{kernel_id:04d}.png"
+    return f"{stem}_{'k' if paper else 'd'}{kernel_id:04d}.png"
 
 
 def _make_pairs(task: tuple) -> tuple[list[dict], str | None]:
@@ -93,14 +117,23 @@ def _make_pairs(task: tuple) -> tuple[list[dict], str | None]:
         return [], str(err)
     rows = []
     h, w = img.shape[:2]
-    spectrum = ImageSpectrum(img, max(k.shape[0] for k in kernels))  # one image FFT for all its kernels
     whole = None if cfg.crop else encode_image(img, ".png")  # uncropped: every pair has the same sharp file
-    for kid, kernel in zip(kernel_ids, kernels):
-        name = pair_name(rel, kid)
+    if cfg.paper:
+        spectrum = ImageSpectrum(img, max(k.shape[0] for k in kernels))  # one image FFT for all its kernels
+    for i, kid in enumerate(kernel_ids):
+        name = pair_name(rel, kid, cfg.paper)
         rng = np.random.default_rng([cfg.seed, index, kid])
+        if cfg.paper:
+            component, kernel, noise, quality = "paper", kernels[i], cfg.noise, cfg.jpeg_quality
+        else:
+            recipe = _degrader(cfg).draw(rng)
+            component, kernel, noise, quality = recipe.component, recipe.kernel, recipe.noise, recipe.jpeg_quality or 0
         c_h, c_w = (min(cfg.crop, h), min(cfg.crop, w)) if cfg.crop else (h, w)
         y, x = int(rng.integers(h - c_h + 1)), int(rng.integers(w - c_w + 1))
-        blurry = degrade(img, kernel, rng, cfg.noise, cfg.jpeg_quality or None, spectrum)
+        if cfg.paper:
+            blurry = degrade(img, kernel, rng, noise, quality or None, spectrum)
+        else:
+            blurry = Degrader.apply(img, recipe, rng)
         sharp = whole if whole is not None else encode_image(img[y : y + c_h, x : x + c_w], ".png")
         write_atomic(sharp, out / "sharp" / name, overwrite=True)
         write_atomic(encode_image(blurry[y : y + c_h, x : x + c_w], ".png"), out / "blurry" / name, overwrite=True)
@@ -109,9 +142,10 @@ def _make_pairs(task: tuple) -> tuple[list[dict], str | None]:
                 "pair": name,
                 "image": rel,
                 "kernel_id": kid,
+                "component": component,
                 "kernel_size": int(kernel.shape[0]),
-                "noise": cfg.noise,
-                "jpeg_quality": cfg.jpeg_quality,
+                "noise": noise,
+                "jpeg_quality": quality,
                 "crop_x": x,
                 "crop_y": y,
                 "crop_w": c_w,
@@ -167,6 +201,7 @@ def synthesize(
         previous = json.loads(settings.read_text())
         if previous != wanted:
             raise ValueError(f"{out} was made with different settings ({settings}); use a new --out folder")
+    get_mix(cfg.degradation, cfg.degradation_set)  # an unknown mix fails before any work
     bank = KernelBank.generate(cfg.kernels, tuple(cfg.sizes), cfg.seed)
     write_bank(bank, out)
     settings.write_text(json.dumps(wanted, indent=2))
@@ -179,7 +214,10 @@ def synthesize(
         raise ImageError(f"{root}: no images found")
     if limit:
         files = files[:limit]
-    plan = assign_kernels(len(files), bank, cfg.sizes, cfg.per_image)
+    if cfg.paper:
+        plan = assign_kernels(len(files), bank, cfg.sizes, cfg.per_image)
+    else:
+        plan = [list(range(cfg.per_image))] * len(files)
     manifest, progress_file = out / "manifest.csv", out / ".manifest.progress.csv"
     done_rows = {
         r["pair"]: r
@@ -189,10 +227,11 @@ def synthesize(
     tasks, skipped = [], 0
     for index, (src, kids) in enumerate(zip(files, plan)):
         rel = str(src.relative_to(root)) if root.is_dir() else src.name
-        todo = [k for k in kids if pair_name(rel, k) not in done_rows]
+        todo = [k for k in kids if pair_name(rel, k, cfg.paper) not in done_rows]
         skipped += len(kids) - len(todo)
         if todo:
-            tasks.append((src, rel, index, todo, [bank.kernels[k] for k in todo], cfg, out))
+            kernels = [bank.kernels[k] for k in todo] if cfg.paper else None
+            tasks.append((src, rel, index, todo, kernels, cfg, out))
     total = sum(len(t[3]) for t in tasks)
     errors: list[str] = []
     written = 0

@@ -47,13 +47,27 @@ class WeightSpec:
     repo_id: str = ""
     revision: str = ""
     bundled: str = ""
-    default: bool = False
+    default: bool = False  # the CPU default (and the default everywhere without a gpu_default)
+    gpu_default: bool = False  # what --model auto picks when CUDA is present
     training: str = ""
     metrics: dict = field(default_factory=dict)
 
     @property
     def bundled_path(self) -> Path | None:
         return PACKAGE_DIR / self.bundled if self.bundled else None
+
+    @property
+    def published(self) -> bool:
+        """On the Hub at a pinned revision (an empty or all-zero revision means not yet)."""
+        return bool(self.repo_id) and bool(self.revision.strip("0"))
+
+    @property
+    def source_text(self) -> str:
+        if self.published:
+            return f"hf:{self.repo_id}@{self.revision[:8]}"
+        if self.repo_id:
+            return f"in the package; not yet published on the Hub (planned: {self.repo_id})"
+        return self.source or "in the package"
 
 
 def load_registry(path: str | Path = REGISTRY_FILE) -> dict[str, WeightSpec]:
@@ -76,6 +90,20 @@ def default_model_name(registry: dict[str, WeightSpec] | None = None) -> str:
         if spec.default:
             return spec.name
     raise WeightsError("weights.toml marks no model as default")
+
+
+def auto_model_name(registry: dict[str, WeightSpec] | None = None, cuda: bool | None = None) -> str:
+    """``--model auto``: the registry's ``gpu_default`` model when CUDA is present and that model is
+    available locally (bundled or cached), else the CPU default."""
+    registry = registry or load_registry()
+    cuda = torch.cuda.is_available() if cuda is None else cuda
+    if cuda:
+        for spec in registry.values():
+            if spec.gpu_default and (
+                (spec.bundled_path and spec.bundled_path.exists()) or (cache_dir() / spec.name / spec.filename).exists()
+            ):
+                return spec.name
+    return default_model_name(registry)
 
 
 def sha256_of(path: str | Path) -> str:
@@ -124,6 +152,8 @@ def hub_download(spec: WeightSpec, local_files_only: bool | None = None) -> Path
     """Fetch ``spec`` with ``hf_hub_download`` (HF cache, pinned revision); clear message when offline."""
     if not spec.repo_id:
         raise WeightsError(f"{spec.name}: not bundled and no Hub repo_id in weights.toml")
+    if not spec.published:
+        raise WeightsError(f"{spec.name}: not in this package and not yet published on the Hub ({spec.repo_id})")
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
@@ -154,12 +184,25 @@ def hub_download(spec: WeightSpec, local_files_only: bool | None = None) -> Path
 
 def load_checkpoint(path: str | Path) -> dict:
     """``torch.load`` with ``weights_only=True``: a pickle that tries to run code is refused."""
+    import pickle
+    import zipfile
+
+    path = Path(path)
+    if not zipfile.is_zipfile(path):
+        with open(path, "rb") as f:
+            legacy_pickle = f.read(2)[:1] == b"\x80"  # torch's pre-1.6 format is a bare pickle
+        if not legacy_pickle:
+            raise WeightsError(f"{path}: not a PyTorch weights file (expected a file written by torch.save)")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
+    except pickle.UnpicklingError as err:
+        first = str(err).splitlines()[0] if str(err) else ""
         raise WeightsError(
-            f"{path}: cannot be loaded safely ({type(err).__name__}: {str(err).splitlines()[0]})"
+            f"{path}: refused: it holds objects that weights_only loading does not allow ({first[:160]})"
         ) from None
+    except Exception as err:
+        first = str(err).splitlines()[0] if str(err) else ""
+        raise WeightsError(f"{path}: cannot be loaded safely ({type(err).__name__}: {first[:160]})") from None
 
 
 def load_generator(name_or_path: str | Path = "default"):
@@ -167,7 +210,9 @@ def load_generator(name_or_path: str | Path = "default"):
     from .models.generator import Generator, GeneratorConfig
 
     registry = load_registry()
-    if str(name_or_path) == "default":
+    if str(name_or_path) == "auto":
+        name_or_path = auto_model_name(registry)
+    elif str(name_or_path) == "default":
         name_or_path = default_model_name(registry)
     path, spec = resolve(name_or_path, registry)
     blob = load_checkpoint(path)
@@ -176,13 +221,53 @@ def load_generator(name_or_path: str | Path = "default"):
             f"{path}: not a faceblur generator release (expected format {RELEASE_FORMAT!r}); "
             "export a training checkpoint with `faceblur train --export`"
         )
-    model = Generator(GeneratorConfig.from_dict(blob["config"]))
-    state = {k: v.float() for k, v in blob["state_dict"].items()}
-    model.load_state_dict(state, strict=True)
+    if spec is not None and spec.preset and blob.get("preset") and blob["preset"] != spec.preset:
+        raise WeightsError(
+            f"{path}: a {blob['preset']!r} release, but weights.toml registers {spec.name} as preset {spec.preset!r}"
+        )
+    config, state = blob.get("config"), blob.get("state_dict")
+    if not isinstance(config, dict) or not isinstance(state, dict):
+        missing = [k for k, v in (("config", config), ("state_dict", state)) if not isinstance(v, dict)]
+        raise WeightsError(f"{path}: malformed release file (no {' / '.join(missing)}); re-export it with `faceblur train --export`")
+    try:
+        model = Generator(GeneratorConfig.from_dict(config))
+        model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+    except Exception as err:  # unknown config keys, wrong shapes, non-tensor entries
+        first = str(err).strip().splitlines()
+        raise WeightsError(
+            f"{path}: weights do not fit their embedded config ({type(err).__name__}: {first[-1].strip()[:200] if first else ''})"
+        ) from None
     model.eval()
     model.name = spec.name if spec else Path(path).stem
     model.sha256 = sha256_of(path)
     return model
+
+
+def export_generator(checkpoint: str | Path, out: str | Path, half: bool = False, meta: dict | None = None) -> str:
+    """Write the release file of a training checkpoint (generator weights + embedded config + preset)
+    and ``out.sha256``; return the sha256. fp16 with ``half`` (the loader upcasts to fp32)."""
+    s = load_checkpoint(checkpoint)
+    if not isinstance(s, dict) or "generator" not in s or "generator_config" not in s:
+        raise WeightsError(f"{checkpoint}: not a faceblur training checkpoint")
+    state = {
+        k: (v.half() if half and v.is_floating_point() else v.float() if v.is_floating_point() else v)
+        for k, v in s["generator"].items()
+    }
+    blob = {
+        "format": RELEASE_FORMAT,
+        "preset": s.get("preset", ""),
+        "config": s["generator_config"],
+        "state_dict": state,
+        "meta": {"step": int(s["step"]), **(meta or {})},
+    }
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    torch.save(blob, tmp)
+    os.replace(tmp, out)
+    digest = sha256_of(out)
+    out.with_name(out.name + ".sha256").write_text(f"{digest}  {out.name}\n")
+    return digest
 
 
 def model_card(name: str, release: Path, results: dict | None, training: str = "") -> str:
@@ -221,8 +306,6 @@ def push(run_dir: str | Path, repo_id: str, api=None, token: str | None = None, 
     """
     import json
     import tempfile
-
-    from .train import export_generator
 
     run_dir = Path(run_dir)
     ckpt = run_dir / "checkpoint.pt"

@@ -32,3 +32,12 @@ def test_weights_list_and_verify():
     assert result.exit_code == 0 and "faceblur-lite" in result.output
     result = runner.invoke(app, ["weights", "verify"])
     assert result.exit_code == 0, result.output
+
+
+def test_ci_runs_the_readme_test_command_verbatim():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    ci_line = (root / ".ci" / "run").read_text().strip().splitlines()[-1]
+    assert ci_line.startswith("python3 -m venv .venv") and ci_line in readme

@@ -104,9 +104,10 @@ def test_bad_input_corpus(example_photo, tmp_path):
 
     r = runner.invoke(app, ["deblur", str(src), "-o", str(tmp_path / "out")])
     assert r.exit_code == 1
-    assert "processed 1" in r.output and "failed 4" in r.output
-    for name in ("zero.jpg", "fake.jpg", "truncated.jpg", "tiny.png"):
+    assert "processed 2" in r.output and "failed 3" in r.output  # a 1x1 image is padded and processed
+    for name in ("zero.jpg", "fake.jpg", "truncated.jpg"):
         assert name in r.output
+    assert Image.open(tmp_path / "out" / "tiny.png").size == (1, 1)
     assert "Traceback" not in r.output
     assert (tmp_path / "out" / "good.jpg").exists()
     assert file_hashes(src) == before  # inputs untouched
@@ -120,9 +121,9 @@ def test_bad_input_corpus(example_photo, tmp_path):
     blocker = tmp_path / "blocker"
     blocker.write_text("a file, not a folder")
     r = runner.invoke(app, ["deblur", str(src / "good.jpg"), "-o", str(blocker / "sub" / "o.png")])
-    assert r.exit_code == 1 and "failed 1" in r.output and "Traceback" not in r.output
+    assert r.exit_code == 2 and "is a file" in r.output and "Traceback" not in r.output  # refused before any work
     r = runner.invoke(app, ["deblur", str(src / "good.jpg"), "-o", str(src / "good.jpg"), "--overwrite"])
-    assert r.exit_code == 1 and "input" in r.output
+    assert r.exit_code == 2 and "input" in r.output
     assert file_hashes(src) == before
 
 
@@ -182,3 +183,22 @@ def test_flip_tta_averages_the_mirrored_pass(deblurrer, example_photo):
     got = tta.run_network([crop])[0]
     assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
     assert not np.array_equal(got, deblurrer.run_network([crop])[0])
+
+
+def test_strength_zero_returns_the_input_and_blends_linearly(deblurrer, photo):
+    rgb = photo
+    zero = deblurrer.restore(rgb, "faces", strength=0.0)
+    assert zero.faces and np.array_equal(zero.image, rgb)  # inside and outside the face
+    full = deblurrer.restore(rgb, "faces").image
+    half = deblurrer.restore(rgb, "faces", strength=0.5).image
+    expected = rgb.astype(np.float32) + 0.5 * (full.astype(np.float32) - rgb)
+    assert np.abs(half - np.rint(expected)).max() <= 1
+    assert not np.array_equal(full, rgb)
+
+
+def test_strength_option_on_the_cli(example_photo, tmp_path):
+    r = runner.invoke(app, ["deblur", str(example_photo), "-o", str(tmp_path / "s0.png"), "--strength", "0"])
+    assert r.exit_code == 0, r.output
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "s0.png")), np.asarray(Image.open(example_photo).convert("RGB")))
+    r = runner.invoke(app, ["deblur", str(example_photo), "-o", str(tmp_path / "s2.png"), "--strength", "1.5"])
+    assert r.exit_code == 2

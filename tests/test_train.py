@@ -5,7 +5,8 @@ import sys
 
 import torch
 
-from faceblur_cli.train import TrainConfig, Trainer, export_generator
+from faceblur_cli.train import TrainConfig, Trainer
+from faceblur_cli.weights import export_generator
 from faceblur_cli.weights import load_checkpoint, load_generator
 
 

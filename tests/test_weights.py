@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from faceblur_cli import weights as W
-from faceblur_cli.train import export_generator
+from faceblur_cli.weights import export_generator
 
 REV = "0123456789abcdef0123456789abcdef01234567"
 
@@ -72,7 +72,7 @@ def test_truncated_file_refused(offline, release):
     cached.write_bytes(data[: len(data) // 2])
     with pytest.raises(W.WeightsError):
         W.resolve("tiny", {"tiny": _spec(release)})
-    with pytest.raises(W.WeightsError, match="cannot be loaded safely"):
+    with pytest.raises(W.WeightsError, match="not a PyTorch weights file|cannot be loaded safely"):
         W.load_generator(cached)  # as an explicit path (no registry hash): the loader still refuses
 
 
@@ -84,7 +84,7 @@ class _Evil:
 def test_malicious_pickle_refused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     torch.save({"format": W.RELEASE_FORMAT, "x": _Evil()}, tmp_path / "evil.pth")
-    with pytest.raises(W.WeightsError, match="cannot be loaded safely"):
+    with pytest.raises(W.WeightsError, match="refused: it holds objects"):
         W.load_generator(tmp_path / "evil.pth")
     assert not (tmp_path / "EVIL_RAN").exists()
 
@@ -145,3 +145,48 @@ def test_push_uses_hub_api_and_writes_card(tmp_path, release):
     assert calls["create"] == "acme/tiny" and calls["files"] == ["README.md", "tiny.pth", "tiny.pth.sha256"]
     assert "| blurry | 25.00 / 0.700 |" in calls["card"] and info["revision"] == REV
     assert len(info["sha256"]) == 64
+
+
+def test_model_auto_picks_the_gpu_tier_only_on_cuda(tmp_path, monkeypatch):
+    reg = {
+        "lite": W.WeightSpec(name="lite", default=True),
+        "big": W.WeightSpec(name="big", filename="big.pth", gpu_default=True),
+    }
+    monkeypatch.setenv("FACEBLUR_CACHE", str(tmp_path))
+    assert W.auto_model_name(reg, cuda=False) == "lite"
+    assert W.auto_model_name(reg, cuda=True) == "lite"  # not installed: fall back, never download
+    (tmp_path / "big").mkdir()
+    (tmp_path / "big" / "big.pth").write_bytes(b"x")
+    assert W.auto_model_name(reg, cuda=True) == "big"
+    assert W.auto_model_name(reg, cuda=False) == "lite"
+    monkeypatch.setattr(W.torch.cuda, "is_available", lambda: True)  # mocked CUDA, default argument
+    assert W.auto_model_name(reg) == "big"
+    assert W.auto_model_name(W.load_registry(), cuda=False) == "faceblur-lite"
+
+
+def test_fp16_release_loads_as_fp32_and_matches(tmp_path):
+    from faceblur_cli.models.generator import Generator, preset
+
+    torch.manual_seed(0)
+    g = Generator(preset("lite", width=8, refine_width=8))
+    for p in g.parameters():  # non-trivial weights (the last conv starts at zero)
+        p.data.normal_(0, 0.05)
+    ckpt = {"generator": g.state_dict(), "generator_config": g.config.to_dict(), "preset": "lite", "step": 1}
+    torch.save(ckpt, tmp_path / "c.pt")
+    W.export_generator(tmp_path / "c.pt", tmp_path / "full.pth")
+    W.export_generator(tmp_path / "c.pt", tmp_path / "half.pth", half=True)
+    blob = torch.load(tmp_path / "half.pth", weights_only=True)
+    assert all(v.dtype == torch.float16 for v in blob["state_dict"].values() if v.is_floating_point())
+    full, half = W.load_generator(tmp_path / "full.pth"), W.load_generator(tmp_path / "half.pth")
+    assert all(p.dtype == torch.float32 for p in half.parameters())
+    x = torch.rand(1, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        assert (full(x) - half(x)).abs().max() < 1e-2
+
+
+def test_release_of_the_wrong_preset_is_refused(tmp_path, monkeypatch, release):
+    spec = W.WeightSpec(name="tiny", filename="tiny.pth", sha256=W.sha256_of(release), preset="base")
+    monkeypatch.setattr(W, "load_registry", lambda *a: {"tiny": spec})
+    monkeypatch.setattr(W, "resolve", lambda name, reg=None: (release, spec))
+    with pytest.raises(W.WeightsError, match="registers tiny as preset 'base'"):
+        W.load_generator("tiny")
