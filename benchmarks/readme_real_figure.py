@@ -32,7 +32,10 @@ def face_region(rgb: np.ndarray, box: np.ndarray, scale: int) -> tuple:
 
 def row(images: list[np.ndarray], labels: list[str], region) -> Image.Image:
     ys, xs, scale = region
-    tiles = [Image.fromarray(im[ys, xs]).resize(((xs.stop - xs.start) * scale, (ys.stop - ys.start) * scale), Image.LANCZOS) for im in images]
+    tiles = [
+        Image.fromarray(im[ys, xs]).resize(((xs.stop - xs.start) * scale, (ys.stop - ys.start) * scale), Image.LANCZOS)
+        for im in images
+    ]
     w, h = tiles[0].size
     sheet = Image.new("RGB", (len(tiles) * (w + 6), h + 18), "white")
     draw = ImageDraw.Draw(sheet)
@@ -57,13 +60,29 @@ if __name__ == "__main__":
     ra, rb = a.restore(blurry, "faces", no_face="skip"), b.restore(blurry, "faces", no_face="skip")
     region = face_region(blurry, rb.faces[0].box, 1)
     p = [psnr(sharp, x) for x in (blurry, ra.image, rb.image)]
-    rows = [row([blurry, ra.image, rb.image, sharp], [f"real blur {p[0]:.2f} dB", f"{args.label_a} {p[1]:.2f} dB",
-                f"{args.label_b} {p[2]:.2f} dB", "sharp frame"], region)]
+    rows = [
+        row(
+            [blurry, ra.image, rb.image, sharp],
+            [
+                f"real blur {p[0]:.2f} dB",
+                f"{args.label_a} {p[1]:.2f} dB",
+                f"{args.label_b} {p[2]:.2f} dB",
+                "sharp frame",
+            ],
+            region,
+        )
+    ]
     face = astronaut()
     sa, sb = a.restore(face, "faces"), b.restore(face, "faces")
     region = face_region(face, sb.faces[0].box, 2)
     q = [psnr(face, x) for x in (sa.image, sb.image)]
-    rows.append(row([face, sa.image, sb.image], ["sharp input", f"{args.label_a} {q[0]:.2f} dB", f"{args.label_b} {q[1]:.2f} dB"], region))
+    rows.append(
+        row(
+            [face, sa.image, sb.image],
+            ["sharp input", f"{args.label_a} {q[0]:.2f} dB", f"{args.label_b} {q[1]:.2f} dB"],
+            region,
+        )
+    )
     width = max(r.size[0] for r in rows)
     sheet = Image.new("RGB", (width, sum(r.size[1] for r in rows) + 8), "white")
     y = 0

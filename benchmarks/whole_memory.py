@@ -41,8 +41,10 @@ def main() -> None:
         seconds = time.time() - t0
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         ok = proc.returncode == 0 and Image.open(Path(tmp) / "out.jpg").size == (args.side, args.side)
-    print(f"{args.side}x{args.side} ({args.side**2 / 1e6:.0f} MP) --whole: exit {proc.returncode}, output ok {ok}, "
-          f"{seconds:.1f} s, peak RSS {peak_mb:.0f} MB, {args.threads} threads")
+    print(
+        f"{args.side}x{args.side} ({args.side**2 / 1e6:.0f} MP) --whole: exit {proc.returncode}, output ok {ok}, "
+        f"{seconds:.1f} s, peak RSS {peak_mb:.0f} MB, {args.threads} threads"
+    )
     if proc.returncode:
         print(proc.stderr)
 

@@ -176,7 +176,9 @@ def run(
                 summary.extras.append(write(_side_by_side(loaded.rgb, result.image), _extras(dst, opts)[0]))
             if opts.save_faces:
                 for i, (crop, rest) in enumerate(zip(result.crops, result.restored)):
-                    summary.extras.append(write(_side_by_side(crop, rest), dst.with_name(f"{dst.stem}_face{i:02d}.png")))
+                    summary.extras.append(
+                        write(_side_by_side(crop, rest), dst.with_name(f"{dst.stem}_face{i:02d}.png"))
+                    )
             summary.processed += 1
             summary.faces += faces
         except KeyboardInterrupt:

@@ -24,7 +24,7 @@ from typing import Callable
 import numpy as np
 
 from .blur import degrade
-from .degradations import IDENTITY, PROTOCOLS
+from .degradations import IDENTITY
 from .imageio import ImageError, list_images, read_rgb
 from .kernels import motion_kernel
 from .metrics import psnr, sharpness, ssim

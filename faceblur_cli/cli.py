@@ -27,6 +27,8 @@ app = typer.Typer(
 )
 weights_app = typer.Typer(help="List, prefetch, verify and publish model weights (weights.toml).", no_args_is_help=True)
 app.add_typer(weights_app, name="weights")
+
+
 class _Command(typer.core.TyperCommand):
     """Usage lines without typer's braces around required arguments: ``faceblur deblur [OPTIONS] INPUT``."""
 
@@ -108,7 +110,8 @@ def deblur(
         "auto",
         "--model",
         "-m",
-        help="auto (the GPU tier on CUDA when installed, else faceblur-lite) | a name from `faceblur weights list` | a .pth path.",
+        help="auto (the GPU tier on CUDA when installed, else faceblur-lite) | a name from "
+        "`faceblur weights list` | a .pth path.",
     ),
     backend: str = typer.Option("torch", "--backend", help="torch | onnx (needs the onnx extra)."),
     flip_tta: bool = typer.Option(
@@ -302,7 +305,9 @@ def train(
         "real", "--degradation", help="Degradation mix: real (default: sharp, mild, defocus, paper ...) | paper."
     ),
     degradation_set: str = typer.Option(
-        "", "--degradation-set", help="Mix overrides, key=value,...: a component's share (sharp=0.2, mild=0) or a field (jpeg_prob=0.5)."
+        "",
+        "--degradation-set",
+        help="Mix overrides, key=value,...: a component's share (sharp=0.2, mild=0) or a field (jpeg_prob=0.5).",
     ),
     noise_max: Optional[float] = typer.Option(
         None, "--noise-max", min=0.0, help="Training noise sigma ~ U(0, this), 0-255 units (default: the mix's)."
@@ -424,6 +429,7 @@ def benchmark(
     ),
     out: Path = typer.Option(Path("benchmark_out"), "--out", "-o", help="Output folder."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads (default: the idle cores)."),
     real: Optional[Path] = typer.Option(
         None,
         "--real",
@@ -436,8 +442,8 @@ def benchmark(
 
     from . import benchmark as bm
     from .data import is_holdout
-    from .degradations import PROTOCOLS
     from .deblurrer import Deblurrer
+    from .degradations import PROTOCOLS
     from .imageio import list_images
 
     size_list = _parse_sizes(sizes)
@@ -460,10 +466,12 @@ def benchmark(
     files = bm.pick_images(files, num_images, seed)
     engines = {}
     for m in model:
-        eng = Deblurrer(m, device=device, backend=backend)
+        eng = Deblurrer(m, device=device, backend=backend, threads=threads)
         engines[eng.model_name] = eng
         if flip_tta:
-            engines[eng.model_name + "+flip"] = Deblurrer(m, device=device, backend=backend, flip_tta=True)
+            engines[eng.model_name + "+flip"] = Deblurrer(
+                m, device=device, backend=backend, flip_tta=True, threads=threads
+            )
     report = bm.Report(dataset if dataset in bm.DATASETS else str(folder), len(files), list(size_list), seed)
     examples: dict = {}
     for pname in protocol_list:
@@ -497,7 +505,9 @@ def benchmark(
     if real is not None:
         modes = {
             "aligned": {n: (lambda e: lambda x: e.whole(x))(e) for n, e in engines.items()},
-            "faces": {n: (lambda e: lambda x: e.restore(x, "faces", no_face="skip").image)(e) for n, e in engines.items()},
+            "faces": {
+                n: (lambda e: lambda x: e.restore(x, "faces", no_face="skip").image)(e) for n, e in engines.items()
+            },
         }
         report.real = bm.evaluate_real(real, modes)
         for mode, block in report.real["modes"].items():

@@ -9,7 +9,6 @@ saving data-loader state.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np

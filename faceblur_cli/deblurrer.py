@@ -196,8 +196,8 @@ class Deblurrer:
         t["network"] += time.perf_counter() - t0
         t0 = time.perf_counter()
         out = rgb
-        for r, m in zip(restored, matrices):
-            out = paste_back(out, r, m)
+        for c, r, m in zip(crops, restored, matrices):
+            out = paste_back(out, r, m, crop=c)
         t["paste"] += time.perf_counter() - t0
         return DeblurResult(out, "faces", faces, crops, restored, dict(t))
 

@@ -2,9 +2,9 @@
 
 The detector is RetinaFace MobileNet-0.25 with facexlib's weights, defined in
 :mod:`faceblur_cli.models.retinaface` (facexlib's module pulls in torchvision;
-its ``FaceRestoreHelper`` also always downloads a face-parsing model). Alignment is a similarity transform (OpenCV) onto a
-5-point template whose scale matches the training faces, so the blur the model
-sees has the size it was trained on.
+its ``FaceRestoreHelper`` also always downloads a face-parsing model). Alignment is a
+similarity transform (OpenCV) onto a 5-point template whose scale matches the training
+faces, so the blur the model sees has the size it was trained on.
 """
 
 from __future__ import annotations
@@ -110,19 +110,36 @@ def feather_mask(size: int = FACE_SIZE, margin: int = 16) -> np.ndarray:
 
 
 def paste_back(
-    image: np.ndarray, restored: np.ndarray, matrix: np.ndarray, mask: np.ndarray | None = None
+    image: np.ndarray,
+    restored: np.ndarray,
+    matrix: np.ndarray,
+    mask: np.ndarray | None = None,
+    crop: np.ndarray | None = None,
 ) -> np.ndarray:
     """Blend a restored aligned crop back into ``image`` through the inverse warp.
 
-    Pixels where the warped mask is 0 are copied from the input bit for bit.
+    With ``crop`` (the aligned input the network saw) only the network's **correction**
+    ``restored - crop`` is warped back and added to the original pixels. Pasting the
+    restored crop itself would also paste the round trip's resampling loss: a face
+    larger than the template is downsampled into the crop and upsampled back (on the
+    real video frames that alone costs 0.5 dB); the correction carries only what the
+    network changed. Pixels where the warped mask is 0 are copied from the input bit for bit.
     """
     h, w = image.shape[:2]
     inverse = cv2.invertAffineTransform(matrix)
     mask = feather_mask(restored.shape[0]) if mask is None else mask
-    back = cv2.warpAffine(restored, inverse, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    if crop is None:
+        src = restored
+    else:
+        src = restored.astype(np.float32) - crop.astype(np.float32)
+    back = cv2.warpAffine(src, inverse, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
     alpha = cv2.warpAffine(mask, inverse, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     out = image.copy()
     inside = alpha > 0
     a = alpha[inside][:, None]
-    out[inside] = np.clip(np.rint(a * back[inside] + (1 - a) * image[inside]), 0, 255).astype(np.uint8)
+    if crop is None:
+        mixed = a * back[inside] + (1 - a) * image[inside]
+    else:
+        mixed = image[inside] + a * back[inside]
+    out[inside] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
     return out

@@ -95,7 +95,8 @@ def _source_bit_depth(im: Image.Image, path: Path) -> int:
 def _bomb_message(path: Path, err: Exception) -> str:
     found = re.search(r"\((\d+) pixels\)", str(err))
     size = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
-    return f"{path}: image too large ({size}, limit --max-pixels {Image.MAX_IMAGE_PIXELS:,}); raise the limit with --max-pixels"
+    limit = f"{Image.MAX_IMAGE_PIXELS:,}"
+    return f"{path}: image too large ({size}, limit --max-pixels {limit}); raise the limit with --max-pixels"
 
 
 def _load_with_opencv(path: Path) -> np.ndarray | None:

@@ -75,7 +75,9 @@ def _degrader(cfg: SynthConfig) -> Degrader:
     """One Degrader (kernel banks built once) per worker process and config."""
     key = (cfg.degradation, cfg.degradation_set, cfg.kernels, cfg.seed)
     if key not in _DEGRADERS:
-        _DEGRADERS[key] = Degrader(get_mix(cfg.degradation, cfg.degradation_set, paper_kernels=cfg.kernels, kernel_seed=cfg.seed))
+        _DEGRADERS[key] = Degrader(
+            get_mix(cfg.degradation, cfg.degradation_set, paper_kernels=cfg.kernels, kernel_seed=cfg.seed)
+        )
     return _DEGRADERS[key]
 
 

@@ -40,9 +40,9 @@ from .data import (
     to_tensor,
     to_uint8,
 )
+from .degradations import MILD_BANK_SEED_OFFSET, Degrader, get_mix
 from .device import pick_device
 from .imageio import read_rgb
-from .degradations import MILD_BANK_SEED_OFFSET, Degrader, get_mix
 from .kernels import PAPER_SIZES, KernelBank
 from .losses import CONTENT_LOSSES, LossWeights, VGGPerceptual, critic_loss, generator_loss
 from .metrics import psnr, ssim

@@ -228,15 +228,15 @@ def load_generator(name_or_path: str | Path = "default"):
     config, state = blob.get("config"), blob.get("state_dict")
     if not isinstance(config, dict) or not isinstance(state, dict):
         missing = [k for k, v in (("config", config), ("state_dict", state)) if not isinstance(v, dict)]
-        raise WeightsError(f"{path}: malformed release file (no {' / '.join(missing)}); re-export it with `faceblur train --export`")
+        raise WeightsError(
+            f"{path}: malformed release file (no {' / '.join(missing)}); re-export it with `faceblur train --export`"
+        )
     try:
         model = Generator(GeneratorConfig.from_dict(config))
         model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
     except Exception as err:  # unknown config keys, wrong shapes, non-tensor entries
-        first = str(err).strip().splitlines()
-        raise WeightsError(
-            f"{path}: weights do not fit their embedded config ({type(err).__name__}: {first[-1].strip()[:200] if first else ''})"
-        ) from None
+        last = (str(err).strip().splitlines() or [""])[-1].strip()[:200]
+        raise WeightsError(f"{path}: weights do not fit their embedded config ({type(err).__name__}: {last})") from None
     model.eval()
     model.name = spec.name if spec else Path(path).stem
     model.sha256 = sha256_of(path)

@@ -199,6 +199,19 @@ def test_strength_zero_returns_the_input_and_blends_linearly(deblurrer, photo):
 def test_strength_option_on_the_cli(example_photo, tmp_path):
     r = runner.invoke(app, ["deblur", str(example_photo), "-o", str(tmp_path / "s0.png"), "--strength", "0"])
     assert r.exit_code == 0, r.output
-    assert np.array_equal(np.asarray(Image.open(tmp_path / "s0.png")), np.asarray(Image.open(example_photo).convert("RGB")))
+    assert np.array_equal(
+        np.asarray(Image.open(tmp_path / "s0.png")), np.asarray(Image.open(example_photo).convert("RGB"))
+    )
     r = runner.invoke(app, ["deblur", str(example_photo), "-o", str(tmp_path / "s2.png"), "--strength", "1.5"])
     assert r.exit_code == 2
+
+
+def test_identity_network_leaves_the_photo_unchanged_in_faces_mode(photo, monkeypatch):
+    """Paste-back adds the network's correction only: the warp round trip itself must cost nothing
+    (pasting the crop cost 0.5 dB on real video frames whose faces are larger than the template)."""
+    from faceblur_cli import Deblurrer
+
+    d = Deblurrer("default", device="cpu")
+    monkeypatch.setattr(d, "backend", lambda batch: batch)  # a network that changes nothing
+    result = d.restore(photo, "faces")
+    assert result.faces and np.array_equal(result.image, photo)

@@ -46,7 +46,9 @@ def _old_paper_sample(files, bank, crop, seed, index):
     p = kernel.shape[0] // 2
     y0, x0 = max(y - p, 0), max(x - p, 0)
     region = img[y0 : min(y + c + p, h), x0 : min(x + c + p, w)]
-    blurry = degrade(region, kernel, rng, noise_sigma=noise, jpeg_quality=quality)[y - y0 : y - y0 + c, x - x0 : x - x0 + c]
+    blurry = degrade(region, kernel, rng, noise_sigma=noise, jpeg_quality=quality)[
+        y - y0 : y - y0 + c, x - x0 : x - x0 + c
+    ]
     sharp = img[y : y + c, x : x + c]
     if rng.random() < 0.5:
         blurry, sharp = blurry[:, ::-1], sharp[:, ::-1]

@@ -24,7 +24,9 @@ def facexlib_net():
 
 def _images(example_photo, shared):
     yield np.asarray(Image.open(example_photo).convert("RGB"))
-    yield np.asarray(Image.open(shared / "data" / "real_blur" / "paired" / "vd001" / "blurry" / "00001.png").convert("RGB"))
+    yield np.asarray(
+        Image.open(shared / "data" / "real_blur" / "paired" / "vd001" / "blurry" / "00001.png").convert("RGB")
+    )
     helen = sorted((shared / "data" / "helen" / "train").glob("*.jpg"))[3]
     yield np.asarray(Image.open(helen).convert("RGB"))[:, 10:]  # odd width: the prior grid must round up
 

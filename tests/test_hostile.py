@@ -200,7 +200,16 @@ def test_garbled_exif_becomes_a_warning_not_noise(example_photo, tmp_path):
     im = _face(example_photo, 64)
     im.save(tmp_path / "g.jpg", exif=b"Exif\x00\x00II*\x00\x08\x00\x00\x00\xff\xff\x01\x01")
     code = subprocess.run(
-        [sys.executable, "-m", "faceblur_cli", "deblur", str(tmp_path / "g.jpg"), "-o", str(tmp_path / "o.png"), "--whole"],
+        [
+            sys.executable,
+            "-m",
+            "faceblur_cli",
+            "deblur",
+            str(tmp_path / "g.jpg"),
+            "-o",
+            str(tmp_path / "o.png"),
+            "--whole",
+        ],
         capture_output=True,
         text=True,
     )
@@ -287,17 +296,41 @@ def build_hostile_corpus(folder, example_photo) -> dict[str, str]:
     add("ok_rgba.png", "with alpha", lambda p: face.convert("RGBA").save(p))
     add("ok_palette.png", "palette", lambda p: face.convert("P").save(p))
     add("ok_cmyk.jpg", "CMYK JPEG", lambda p: face.convert("CMYK").save(p))
-    add("ok_16bit_gray.png", "16-bit gray", lambda p: Image.fromarray((np.asarray(face.convert("L")).astype(np.uint16) * 257)).save(p))
-    add("ok_16bit_rgb.png", "16-bit RGB", lambda p: cv2.imwrite(str(p), np.asarray(face)[:, :, ::-1].astype(np.uint16) * 257))
-    add("ok_float.tif", "32-bit float gray", lambda p: Image.fromarray(np.asarray(face.convert("L"), np.float32) / 255, "F").save(p))
-    add("ok_float_rgb.tif", "32-bit float RGB", lambda p: cv2.imwrite(str(p), np.asarray(face, np.float32)[:, :, ::-1] / 255))
+    add(
+        "ok_16bit_gray.png",
+        "16-bit gray",
+        lambda p: Image.fromarray((np.asarray(face.convert("L")).astype(np.uint16) * 257)).save(p),
+    )
+    add(
+        "ok_16bit_rgb.png",
+        "16-bit RGB",
+        lambda p: cv2.imwrite(str(p), np.asarray(face)[:, :, ::-1].astype(np.uint16) * 257),
+    )
+    add(
+        "ok_float.tif",
+        "32-bit float gray",
+        lambda p: Image.fromarray(np.asarray(face.convert("L"), np.float32) / 255, "F").save(p),
+    )
+    add(
+        "ok_float_rgb.tif",
+        "32-bit float RGB",
+        lambda p: cv2.imwrite(str(p), np.asarray(face, np.float32)[:, :, ::-1] / 255),
+    )
     add("ok_tiny1.png", "1x1 pixel", lambda p: Image.new("RGB", (1, 1), "red").save(p))
     add("ok_tiny3.png", "3x3", lambda p: Image.new("RGB", (3, 3), "red").save(p))
     add("ok_tiny16.png", "16x16", lambda p: face.resize((16, 16)).save(p))
     add("ok_thin.png", "1000x2 strip", lambda p: face.resize((1000, 2)).save(p))
     add("ok_exif_rot.jpg", "EXIF orientation 6", lambda p: face.save(p, exif=_exif(6)))
-    add("ok_garbled_exif.jpg", "garbled EXIF", lambda p: face.save(p, exif=b"Exif\x00\x00II*\x00\x08\x00\x00\x00\xff\xff"))
-    add("ok_anim_gif.png", "animated GIF bytes (named .png)", lambda p: face.save(p, format="GIF", save_all=True, append_images=[face.rotate(90)]))
+    add(
+        "ok_garbled_exif.jpg",
+        "garbled EXIF",
+        lambda p: face.save(p, exif=b"Exif\x00\x00II*\x00\x08\x00\x00\x00\xff\xff"),
+    )
+    add(
+        "ok_anim_gif.png",
+        "animated GIF bytes (named .png)",
+        lambda p: face.save(p, format="GIF", save_all=True, append_images=[face.rotate(90)]),
+    )
     add("ok_multipage.tif", "2-page TIFF", lambda p: face.save(p, save_all=True, append_images=[face.rotate(90)]))
     add("ok_webp.webp", "WebP", lambda p: face.save(p))
     add("ok_upper.JPG", "upper-case extension", lambda p: face.save(p, format="JPEG"))
@@ -357,3 +390,52 @@ def test_hostile_corpus_in_one_folder_run(example_photo, tmp_path):
         with Image.open(dst.with_name(dst.stem + "_compare.png")) as im:
             im.load()
     assert not list(out.rglob("*.part"))
+
+
+# first-run friction ------------------------------------------------------------------------------
+def test_threads_follow_the_idle_cores(monkeypatch):
+    import torch
+
+    from faceblur_cli import device
+
+    monkeypatch.setattr(device.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setattr(device.os, "getloadavg", lambda: (3.0, 0.0, 0.0))
+    assert device.free_cores() == 1  # three busy cores of four: one thread, not four
+    monkeypatch.setattr(device.os, "getloadavg", lambda: (0.2, 0.0, 0.0))
+    assert device.free_cores() == 4
+    monkeypatch.setattr(device.os, "getloadavg", lambda: (9.0, 0.0, 0.0))
+    assert device.free_cores() == 1
+    before = torch.get_num_threads()
+    try:
+        assert device.configure_threads(2) == 2 and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_weights_list_shows_results_and_publication_state(capsys, monkeypatch):
+    from faceblur_cli import cli as cli_module
+
+    monkeypatch.setattr(cli_module.out_console, "width", 250)
+    assert cli("weights", "list") == 0
+    out = capsys.readouterr().out
+    assert "not yet published on the Hub" in out and "0000000" not in out
+
+
+def test_write_failure_names_the_output_not_the_temp_file(tmp_path, monkeypatch):
+    import tempfile
+
+    from faceblur_cli.imageio import ImageError, write_atomic
+
+    def refuse(*a, **k):
+        raise PermissionError(13, "Permission denied", str(tmp_path / ".o.abc.png.part"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(ImageError) as err:
+        write_atomic(b"x", tmp_path / "o.png")
+    assert str(err.value).startswith(str(tmp_path / "o.png")) and ".part" not in str(err.value)
+
+
+def test_help_names_one_input(capsys):
+    assert cli("deblur", "--help") == 0
+    out = capsys.readouterr().out
+    assert "faceblur deblur [OPTIONS] INPUT" in out and "{" not in out

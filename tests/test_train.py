@@ -6,8 +6,7 @@ import sys
 import torch
 
 from faceblur_cli.train import TrainConfig, Trainer
-from faceblur_cli.weights import export_generator
-from faceblur_cli.weights import load_checkpoint, load_generator
+from faceblur_cli.weights import export_generator, load_checkpoint, load_generator
 
 
 def _cfg(data, out, steps):

@@ -98,9 +98,7 @@ PRESETS: dict[str, GeneratorConfig] = {
     # The GPU quality tier (faceblur-base): the paper's full DRDBU and blocks, run at 1/4
     # resolution like lite but twice as wide with two blocks per level. 13.3 M parameters,
     # 26.6 GFLOPs at 256x256; ~10 it/s at batch 32 on one H200 (../shared/models/README.md).
-    "base": GeneratorConfig(
-        width=48, levels=2, pixel_unshuffle=4, stage1_blocks=2, stage2_blocks=2, refine_width=32
-    ),
+    "base": GeneratorConfig(width=48, levels=2, pixel_unshuffle=4, stage1_blocks=2, stage2_blocks=2, refine_width=32),
 }
 
 

@@ -113,7 +113,9 @@ def priors(height: int, width: int) -> torch.Tensor:
     out = []
     for sizes, step in zip(MIN_SIZES, STEPS):
         fh, fw = -(-height // step), -(-width // step)
-        cy, cx = torch.meshgrid((torch.arange(fh) + 0.5) * step / height, (torch.arange(fw) + 0.5) * step / width, indexing="ij")
+        cy, cx = torch.meshgrid(
+            (torch.arange(fh) + 0.5) * step / height, (torch.arange(fw) + 0.5) * step / width, indexing="ij"
+        )
         for_size = [
             torch.stack([cx, cy, torch.full_like(cx, s / width), torch.full_like(cy, s / height)], -1) for s in sizes
         ]
