@@ -98,3 +98,14 @@ def test_refiner_grows_a_model_without_changing_its_output():
         torch.nn.init.normal_(grown.refine.out.weight, std=0.1)
         changed = grown(x)
     assert changed.shape == x.shape and not torch.allclose(changed, base(x))
+
+
+def test_base_preset_is_the_handed_over_candidate(shared):
+    """`--preset base` builds exactly the GPU candidate's network, so its release loads strictly."""
+    from faceblur_cli.models.generator import Generator, preset
+    from faceblur_cli.weights import load_generator
+
+    cand = shared / "models" / "faceblur-base-candidate" / "faceblur-base-candidate.fp16.pth"
+    model = load_generator(cand)
+    assert model.config == preset("base")
+    assert abs(sum(p.numel() for p in Generator(preset("base")).parameters()) / 1e6 - 13.34) < 0.01
