@@ -13,11 +13,12 @@ def protocol_table(dataset: str, n: int, seed: int, name: str, block: dict) -> N
     what = "no blur (scored against the input)" if name == "sharp" else f"{len(sizes)} kernel sizes"
     print(f"\n*{dataset}, {name} protocol: {n} held-out images × {what} (seed {seed}); PSNR dB / SSIM*\n")
     cols = ["input"] if name == "sharp" else sizes
-    print("| method | " + " | ".join(cols) + " | overall | ms/img |")
-    print("|---" * (len(cols) + 3) + "|")
+    detail = all("detail" in m for m in block["methods"].values())
+    print("| method | " + " | ".join(cols) + " | overall |" + (" detail |" if detail else "") + " ms/img |")
+    print("|---" * (len(cols) + 3 + detail) + "|")
     for method, m in block["methods"].items():
         cells = [f"{m['per_size'][k]['psnr']:.2f} / {m['per_size'][k]['ssim']:.3f}" for k in sizes]
-        overall = f"**{m['psnr']:.2f} / {m['ssim']:.4f}**"
+        overall = f"**{m['psnr']:.2f} / {m['ssim']:.4f}**" + (f" | {m['detail']:.2f}" if detail else "")
         print(f"| {method} | " + " | ".join(cells) + f" | {overall} | {m['ms_per_image']:.0f} |")
 
 

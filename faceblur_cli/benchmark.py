@@ -27,7 +27,7 @@ from .blur import degrade
 from .degradations import IDENTITY
 from .imageio import ImageError, list_images, read_rgb
 from .kernels import motion_kernel
-from .metrics import psnr, sharpness, ssim
+from .metrics import detail_ratio, psnr, sharpness, ssim
 
 TEST_KERNEL_SEED = 20_200_000
 BASELINES = ("blurry", "wiener", "rl")
@@ -158,7 +158,9 @@ def evaluate(
             t0 = time.perf_counter()
             out = fn(case)
             ms[name].append((time.perf_counter() - t0) * 1000)
-            per[name].setdefault(case.size, []).append((psnr(case.sharp, out), ssim(case.sharp, out)))
+            per[name].setdefault(case.size, []).append(
+                (psnr(case.sharp, out), ssim(case.sharp, out), detail_ratio(case.sharp, out))
+            )
             if keep:
                 keep(name, case, out)
         if progress:
@@ -166,13 +168,14 @@ def evaluate(
     result = {}
     for name in methods:
         sizes = {
-            str(k): {"psnr": float(np.mean([p for p, _ in v])), "ssim": float(np.mean([s for _, s in v]))}
+            str(k): {"psnr": float(np.mean([p for p, _, _ in v])), "ssim": float(np.mean([s for _, s, _ in v]))}
             for k, v in sorted(per[name].items())
         }
         allv = [x for v in per[name].values() for x in v]
         result[name] = {
-            "psnr": float(np.mean([p for p, _ in allv])),
-            "ssim": float(np.mean([s for _, s in allv])),
+            "psnr": float(np.mean([p for p, _, _ in allv])),
+            "ssim": float(np.mean([s for _, s, _ in allv])),
+            "detail": float(np.mean([d for _, _, d in allv])),  # metrics.detail_ratio: 1.0 = as the truth
             "ms_per_image": float(np.mean(ms[name])),
             "per_size": sizes,
         }

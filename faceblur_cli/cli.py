@@ -526,12 +526,14 @@ def _print_protocol(dataset: str, protocol: str, n: int, sizes, results: dict) -
     for k in sizes:
         table.add_column(str(k), justify="right")
     table.add_column("overall", justify="right")
+    table.add_column("detail", justify="right")
     table.add_column("ms/img", justify="right")
     for name, m in results.items():
         table.add_row(
             name,
             *[f"{m['per_size'][str(k)]['psnr']:.2f}/{m['per_size'][str(k)]['ssim']:.3f}" for k in sizes],
             f"{m['psnr']:.2f}/{m['ssim']:.4f}",
+            f"{m['detail']:.2f}",
             f"{m['ms_per_image']:.1f}",
         )
     out_console.print(table)

@@ -92,3 +92,17 @@ def test_cli_run_produces_every_file(face_dir, tmp_path, shared):
 def test_missing_dataset_says_where(tmp_path):
     r = CliRunner().invoke(app, ["benchmark", "--dataset", "helen", "--data-root", str(tmp_path)])
     assert r.exit_code == 1 and "put its sharp face images in" in r.output
+
+
+def test_detail_ratio_orders_blur_truth_and_oversharpening(face_dir):
+    from scipy.ndimage import gaussian_filter
+
+    from faceblur_cli.imageio import read_rgb
+    from faceblur_cli.metrics import detail_ratio
+
+    sharp = read_rgb(sorted(face_dir.glob("*.jpg"))[0]).astype(np.float64)
+    blurred = np.stack([gaussian_filter(sharp[..., c], 2.0) for c in range(3)], -1)
+    oversharp = np.clip(sharp + 1.5 * (sharp - blurred), 0, 255)
+    as_u8 = lambda a: np.rint(a).astype(np.uint8)  # noqa: E731
+    assert detail_ratio(as_u8(sharp), as_u8(sharp)) == pytest.approx(1.0)
+    assert detail_ratio(as_u8(sharp), as_u8(blurred)) < 0.5 < 1.5 < detail_ratio(as_u8(sharp), as_u8(oversharp))
