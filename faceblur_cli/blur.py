@@ -10,8 +10,8 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from PIL import Image
 import scipy.fft as sfft
+from PIL import Image
 
 
 class ImageSpectrum:
@@ -89,10 +89,26 @@ def degrade(
     Pass the image's :class:`ImageSpectrum` to blur it with many kernels cheaply.
     """
     out = (spectrum or ImageSpectrum(sharp_u8, max(kernel.shape) | 1)).blur(kernel)
+    return finish(out, rng, noise_sigma, jpeg_quality)
+
+
+def finish(
+    blurred: np.ndarray,
+    rng: np.random.Generator | None,
+    noise_sigma: float = 0.0,
+    jpeg_quality: int | None = None,
+    shot_gain: float = 0.0,
+) -> np.ndarray:
+    """The tail of every degradation: Gaussian noise, then signal-dependent (shot) noise with
+    variance ``shot_gain * intensity``, rounding to uint8, then an optional JPEG round trip."""
+    if (noise_sigma > 0 or shot_gain > 0) and rng is None:
+        raise ValueError("noise needs an explicit numpy Generator for reproducibility")
+    out = blurred
     if noise_sigma > 0:
-        if rng is None:
-            raise ValueError("noise needs an explicit numpy Generator for reproducibility")
         out = add_noise(out, noise_sigma, rng)
+    if shot_gain > 0:
+        std = np.sqrt(np.clip(out, 0, None) * shot_gain)
+        out = out + (rng.standard_normal(out.shape) * std).astype(np.float32)
     out_u8 = np.clip(np.rint(out), 0, 255).astype(np.uint8)
     if jpeg_quality:
         out_u8 = jpeg_roundtrip(out_u8, jpeg_quality)

@@ -30,12 +30,12 @@ exactly the order the project did before this module existed, so
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 
 import numpy as np
 
-from .blur import ImageSpectrum, add_noise, jpeg_roundtrip
+from .blur import ImageSpectrum, finish
 from .kernels import PAPER_SIZES, KernelBank, _splat
 
 COMPONENTS = ("sharp", "paper", "mild", "linear", "defocus", "gaussian")
@@ -76,17 +76,6 @@ class DegradationMix:
         """(component, probability) of every component with a share > 0, in :data:`COMPONENTS` order."""
         total = sum(self.shares.values())
         return [(c, self.shares[c] / total) for c in COMPONENTS if self.shares.get(c, 0) > 0]
-
-    def describe(self) -> str:
-        shares = ", ".join(f"{c} {p:.0%}" for c, p in self.active)
-        return (
-            f"{shares}; linear light {self.linear_light_prob:.0%}, rescale {self.resize_prob:.0%}, "
-            f"noise sigma<={self.noise_max:g} (+shot {self.shot_prob:.0%}), JPEG {self.jpeg_prob:.0%} "
-            f"q{self.jpeg_quality[0]}-{self.jpeg_quality[1]}"
-        )
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 #: Named mixes. ``paper`` is the paper's protocol (and the project's behaviour before the
@@ -271,26 +260,24 @@ class Degrader:
         return recipe
 
     @staticmethod
-    def apply(image_u8: np.ndarray, recipe: Recipe, rng: np.random.Generator) -> np.ndarray:
-        """Degrade a uint8 H x W x 3 image by ``recipe`` (noise drawn from ``rng``); uint8 out, same size."""
+    def apply(
+        image_u8: np.ndarray, recipe: Recipe, rng: np.random.Generator, spectrum: ImageSpectrum | None = None
+    ) -> np.ndarray:
+        """Degrade a uint8 H x W x 3 image by ``recipe`` (noise drawn from ``rng``); uint8 out, same size.
+
+        Pass the image's :class:`ImageSpectrum` to blur one image with many kernels cheaply
+        (not used in linear light, which blurs a different image).
+        """
         if recipe.component == "sharp":
             return image_u8
         k = max(recipe.kernel.shape) | 1
         if recipe.linear_light:
             out = linear_to_srgb(ImageSpectrum(srgb_to_linear(image_u8), k).blur(recipe.kernel))
         else:
-            out = ImageSpectrum(image_u8, k).blur(recipe.kernel)
+            out = (spectrum or ImageSpectrum(image_u8, k)).blur(recipe.kernel)
         if recipe.resize < 1.0:
             out = _rescale(out, recipe.resize)
-        if recipe.noise > 0:
-            out = add_noise(out, recipe.noise, rng)
-        if recipe.shot_gain > 0:
-            std = np.sqrt(np.clip(out, 0, None) * recipe.shot_gain)
-            out = out + (rng.standard_normal(out.shape) * std).astype(np.float32)
-        out_u8 = np.clip(np.rint(out), 0, 255).astype(np.uint8)
-        if recipe.jpeg_quality:
-            out_u8 = jpeg_roundtrip(out_u8, recipe.jpeg_quality)
-        return out_u8
+        return finish(out, rng, recipe.noise, recipe.jpeg_quality, recipe.shot_gain)
 
 
 def _rescale(img: np.ndarray, scale: float) -> np.ndarray:

@@ -38,7 +38,6 @@ class LoadedImage:
     rgb: np.ndarray  # H x W x 3 uint8, upright
     alpha: np.ndarray | None = None  # H x W uint8, if the input had transparency
     grayscale: bool = False
-    sixteen_bit: bool = False  # kept for callers of the old API: True when converted from more than 8 bits
     format: str | None = None
     info: dict = field(default_factory=dict)  # exif / icc_profile to carry over
     notes: list[str] = field(default_factory=list)  # what was done to the file on the way in (for warnings)
@@ -157,7 +156,7 @@ def _load_image(path: Path) -> LoadedImage:
             raise ImageError(_bomb_message(path, ValueError(f"({arr.shape[0] * arr.shape[1]} pixels)"))) from None
         arr, note = _scale_to_8bit(arr, "TIFF")
         rgb = np.repeat(arr[:, :, None], 3, 2) if arr.ndim == 2 else np.ascontiguousarray(arr)
-        return LoadedImage(rgb, None, arr.ndim == 2, bool(note), "TIFF", {}, [note] if note else [])
+        return LoadedImage(rgb, None, arr.ndim == 2, "TIFF", {}, [note] if note else [])
     if frames > 1:
         notes.append(f"has {frames} frames (multi-page or animated); only the first is deblurred")
     gray = im.mode in ("1", "L", "LA", "I;16", "I;16B", "I;16L", "I", "F")
@@ -181,9 +180,7 @@ def _load_image(path: Path) -> LoadedImage:
             info["exif"] = exif.tobytes()
         except Exception:  # unparseable EXIF: do not carry it over
             info.pop("exif")
-    notes = [n for n in notes if n]
-    deep = any("bits per channel" in n for n in notes)
-    return LoadedImage(rgb, alpha, gray, deep, fmt, info, notes)
+    return LoadedImage(rgb, alpha, gray, fmt, info, [n for n in notes if n])
 
 
 def read_rgb(path: str | Path) -> np.ndarray:

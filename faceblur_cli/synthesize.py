@@ -30,8 +30,8 @@ from typing import Callable, Iterable
 import numpy as np
 from PIL import Image
 
-from .blur import ImageSpectrum, degrade
-from .degradations import Degrader, get_mix
+from .blur import ImageSpectrum
+from .degradations import Degrader, Recipe, get_mix
 from .imageio import ImageError, encode_image, list_images, load_image, save_image, write_atomic
 from .kernels import PAPER_SIZES, KernelBank
 
@@ -126,16 +126,12 @@ def _make_pairs(task: tuple) -> tuple[list[dict], str | None]:
         name = pair_name(rel, kid, cfg.paper)
         rng = np.random.default_rng([cfg.seed, index, kid])
         if cfg.paper:
-            component, kernel, noise, quality = "paper", kernels[i], cfg.noise, cfg.jpeg_quality
+            recipe = Recipe("paper", kernels[i], cfg.noise, cfg.jpeg_quality or None)
         else:
             recipe = _degrader(cfg).draw(rng)
-            component, kernel, noise, quality = recipe.component, recipe.kernel, recipe.noise, recipe.jpeg_quality or 0
         c_h, c_w = (min(cfg.crop, h), min(cfg.crop, w)) if cfg.crop else (h, w)
         y, x = int(rng.integers(h - c_h + 1)), int(rng.integers(w - c_w + 1))
-        if cfg.paper:
-            blurry = degrade(img, kernel, rng, noise, quality or None, spectrum)
-        else:
-            blurry = Degrader.apply(img, recipe, rng)
+        blurry = Degrader.apply(img, recipe, rng, spectrum if cfg.paper else None)
         sharp = whole if whole is not None else encode_image(img[y : y + c_h, x : x + c_w], ".png")
         write_atomic(sharp, out / "sharp" / name, overwrite=True)
         write_atomic(encode_image(blurry[y : y + c_h, x : x + c_w], ".png"), out / "blurry" / name, overwrite=True)
@@ -144,10 +140,10 @@ def _make_pairs(task: tuple) -> tuple[list[dict], str | None]:
                 "pair": name,
                 "image": rel,
                 "kernel_id": kid,
-                "component": component,
-                "kernel_size": int(kernel.shape[0]),
-                "noise": noise,
-                "jpeg_quality": quality,
+                "component": recipe.component,
+                "kernel_size": int(recipe.kernel.shape[0]),
+                "noise": recipe.noise,
+                "jpeg_quality": recipe.jpeg_quality or 0,
                 "crop_x": x,
                 "crop_y": y,
                 "crop_w": c_w,

@@ -48,7 +48,7 @@ from .losses import CONTENT_LOSSES, LossWeights, VGGPerceptual, critic_loss, gen
 from .metrics import psnr, ssim
 from .models.critic import PatchCritic
 from .models.generator import Generator, preset
-from .weights import RELEASE_FORMAT, load_checkpoint, resolve
+from .weights import RELEASE_FORMAT, atomic_torch_save, load_checkpoint, resolve
 
 #: Seeds kept apart from training so validation/benchmark blur never equals a training sample.
 VAL_KERNEL_SEED = 1_000_003
@@ -226,12 +226,6 @@ def evaluate_protocols(generator: torch.nn.Module, sets: dict[str, list], device
             res = {"psnr": min(res["psnr"], 100.0), "ssim": res["ssim"]}
         row.update({(k if name == "paper" else f"{name}_{k}"): v for k, v in res.items()})
     return row
-
-
-def atomic_torch_save(obj, path: Path) -> None:
-    tmp = path.with_name(path.name + ".part")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 def gan_step(

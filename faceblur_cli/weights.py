@@ -243,6 +243,13 @@ def load_generator(name_or_path: str | Path = "default"):
     return model
 
 
+def atomic_torch_save(obj, path: Path) -> None:
+    """``torch.save`` to a temp name + rename: an interrupted save never leaves a broken file."""
+    tmp = path.with_name(path.name + ".part")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
 def export_generator(checkpoint: str | Path, out: str | Path, half: bool = False, meta: dict | None = None) -> str:
     """Write the release file of a training checkpoint (generator weights + embedded config + preset)
     and ``out.sha256``; return the sha256. fp16 with ``half`` (the loader upcasts to fp32)."""
@@ -262,9 +269,7 @@ def export_generator(checkpoint: str | Path, out: str | Path, half: bool = False
     }
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".part")
-    torch.save(blob, tmp)
-    os.replace(tmp, out)
+    atomic_torch_save(blob, out)
     digest = sha256_of(out)
     out.with_name(out.name + ".sha256").write_text(f"{digest}  {out.name}\n")
     return digest
