@@ -21,6 +21,10 @@ import numpy as np
 
 from .deblurrer import MODES, NO_FACE_POLICIES, Deblurrer
 from .imageio import IMAGE_EXTENSIONS, ImageError, list_images, load_image, save_image, to_pil
+from .video import VIDEO_EXTS, is_video
+
+#: Containers that hold H.264 as written; other videos (.avi, .webm) become .mp4.
+KEEP_VIDEO_EXTS = (".mp4", ".mov", ".mkv", ".m4v")
 
 
 @dataclass
@@ -35,6 +39,8 @@ class BatchOptions:
     overwrite: bool = False
     save_faces: bool = False
     compare: bool = False
+    crf: int = 18  # videos: H.264 quality (lower = better; 18 is visually lossless)
+    smooth: float = 0.6  # videos: landmark smoothing over time, see video.FaceTracker
 
     def validate(self) -> None:
         """Refuse bad option values before any file is read (ValueError: a usage error)."""
@@ -44,6 +50,10 @@ class BatchOptions:
             raise ValueError(f"--no-face {self.no_face!r}: choose from {', '.join(NO_FACE_POLICIES)}")
         if self.ext != "auto" and "." + self.ext.lower().lstrip(".") not in IMAGE_EXTENSIONS:
             raise ValueError(f"--ext {self.ext!r}: choose auto or one of {', '.join(e[1:] for e in IMAGE_EXTENSIONS)}")
+        if not 0 <= self.crf <= 51:
+            raise ValueError(f"--crf {self.crf}: choose 0..51 (H.264)")
+        if not 0.0 <= self.smooth < 1.0:
+            raise ValueError(f"--smooth {self.smooth}: choose 0 (none) up to below 1")
         bad = [c for c in ("/", "\\", "\0", os.sep) if c in self.suffix]
         if bad or self.suffix in (".", ".."):
             raise ValueError(f"--suffix {self.suffix!r}: must not contain path separators")
@@ -89,7 +99,8 @@ def plan(inp: Path, out: Path, opts: BatchOptions) -> list[tuple[Path, Path]]:
         raise ImageError(f"{inp}: not a regular file or folder (a pipe, socket or device)")
     root = out
     if inp.is_file():
-        if out.suffix.lower() in IMAGE_EXTENSIONS and not out.is_dir():
+        single = VIDEO_EXTS if is_video(inp) else IMAGE_EXTENSIONS
+        if out.suffix.lower() in single and not out.is_dir():
             jobs, root = [(inp, out)], out.parent
         else:
             jobs = [(inp, _out_name(out, Path(inp.name), opts))]
@@ -99,17 +110,24 @@ def plan(inp: Path, out: Path, opts: BatchOptions) -> list[tuple[Path, Path]]:
         # An output folder inside the input folder is not input: otherwise each run re-processes
         # the last run's results (in/out/out/...).
         nested = out.resolve() != inp.resolve() and _is_within(out, inp)
-        files = [f for f in list_images(inp, opts.recursive) if not (nested and _is_within(f, out))]
+        media = list_images(inp, opts.recursive) + _list_videos(inp, opts.recursive)
+        files = sorted(f for f in media if not (nested and _is_within(f, out)))
         if not files:
-            raise ImageError(f"{inp}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)})")
+            kinds = ", ".join(IMAGE_EXTENSIONS + tuple(sorted(VIDEO_EXTS)))
+            raise ImageError(f"{inp}: no images or videos found (looked for {kinds})")
         jobs = [(f, _out_name(out, f.relative_to(inp), opts)) for f in files]
     _check_writable(root)
     _check_outputs(jobs, root, opts)
     return jobs
 
 
+def _list_videos(root: Path, recursive: bool) -> list[Path]:
+    pattern = "**/*" if recursive else "*"
+    return [p for p in root.glob(pattern) if p.is_file() and is_video(p)]
+
+
 def _extras(dst: Path, opts: BatchOptions) -> list[Path]:
-    return [dst.with_name(f"{dst.stem}_compare.png")] if opts.compare else []
+    return [dst.with_name(f"{dst.stem}_compare.png")] if opts.compare and not is_video(dst) else []
 
 
 def _check_outputs(jobs: list[tuple[Path, Path]], root: Path, opts: BatchOptions) -> None:
@@ -134,7 +152,10 @@ def _check_outputs(jobs: list[tuple[Path, Path]], root: Path, opts: BatchOptions
 
 
 def _out_name(out_dir: Path, rel: Path, opts: BatchOptions) -> Path:
-    ext = rel.suffix if opts.ext == "auto" else "." + opts.ext.lower().lstrip(".")
+    if is_video(rel):
+        ext = rel.suffix if rel.suffix.lower() in KEEP_VIDEO_EXTS else ".mp4"
+    else:
+        ext = rel.suffix if opts.ext == "auto" else "." + opts.ext.lower().lstrip(".")
     return out_dir / rel.parent / f"{rel.stem}{opts.suffix}{ext}"
 
 
@@ -147,6 +168,7 @@ def run(
     jobs: list[tuple[Path, Path]],
     opts: BatchOptions,
     progress: Callable[[Path, int], None] | None = None,
+    frame_progress: Callable[[Path, int, int | None], None] | None = None,
 ) -> Summary:
     """Process (input, output) jobs from :func:`plan`; problems go into the summary, never raised per file."""
     summary = Summary()
@@ -162,6 +184,9 @@ def run(
         try:
             if dst.exists() and not opts.overwrite:
                 summary.skipped.append((src, "output exists" + ("" if opts.skip_existing else " (use --overwrite)")))
+                continue
+            if is_video(src):
+                faces = _run_video(deblurrer, src, dst, opts, summary, frame_progress)
                 continue
             loaded = load_image(src)
             summary.warnings += [f"{src}: {note}" for note in loaded.notes]
@@ -193,3 +218,41 @@ def run(
             if progress:
                 progress(src, faces)
     return summary
+
+
+def _run_video(deblurrer: Deblurrer, src: Path, dst: Path, opts: BatchOptions, summary: Summary, frame_progress) -> int:
+    """One video through :func:`~faceblur_cli.video.deblur_video`; returns the frames with a face.
+
+    ``--no-face``: frames without a face are always copied unchanged; a video with no face at all
+    is written unchanged (whole), not written (skip) or a failure (error).
+    """
+    from .deblurrer import NoFaceError
+    from .video import deblur_video
+
+    if opts.mode != "faces":
+        raise ValueError(f"{src}: videos are deblurred in face mode only (no --aligned / --whole)")
+    if dst.exists() and opts.overwrite and dst.resolve() == src.resolve():
+        raise ImageError(f"{dst}: is the input; refusing to overwrite it")
+    policy = "error" if opts.no_face in ("error", "skip") else "pass"
+    try:
+        report = deblur_video(
+            deblurrer,
+            src,
+            dst,
+            crf=opts.crf,
+            smooth=opts.smooth,
+            batch=deblurrer.batch_size,
+            no_face=policy,
+            progress=(lambda done, total: frame_progress(src, done, total)) if frame_progress else None,
+        )
+    except NoFaceError:
+        if opts.no_face == "skip":
+            summary.skipped.append((src, "no face in any frame (--no-face skip)"))
+            return 0
+        raise ImageError(f"{src}: no face in any frame (--no-face error)") from None
+    if report.face_frames == 0:
+        summary.warnings.append(f"{src}: no face in any frame; frames copied unchanged")
+    summary.outputs.append(dst)
+    summary.processed += 1
+    summary.faces += report.face_frames
+    return report.face_frames

@@ -100,11 +100,18 @@ def main(
 @app.command(cls=_Command)
 @friendly
 def deblur(
-    input: Path = typer.Argument(..., metavar="INPUT", help="An image file or a folder of images."),
+    input: Path = typer.Argument(
+        ..., metavar="INPUT", help="An image, a video (.mp4 .mov .mkv .avi .webm) or a folder of them."
+    ),
     output: Path = typer.Option(..., "-o", "--output", help="Output file (for one input file) or folder."),
     aligned: bool = typer.Option(False, "--aligned", help="Inputs are already face crops: skip detection."),
     whole: bool = typer.Option(False, "--whole", help="Deblur the entire frame (tiled), not just faces."),
-    no_face: str = typer.Option("whole", "--no-face", help="When no face is found: whole | skip | error."),
+    no_face: str = typer.Option(
+        "whole",
+        "--no-face",
+        help="When no face is found: whole | skip | error. Videos: frames without a face are copied unchanged; "
+        "a video with no face at all is written unchanged (whole), not written (skip) or an error.",
+    ),
     only_center_face: bool = typer.Option(False, "--only-center-face", help="Only the face nearest the centre."),
     model: str = typer.Option(
         "auto",
@@ -136,8 +143,17 @@ def deblur(
     max_pixels: int = typer.Option(
         89_478_485, "--max-pixels", min=1, help="Refuse larger images (decompression bombs)."
     ),
+    crf: int = typer.Option(
+        18, "--crf", help="Videos: H.264 quality, 0-51 (lower = better; 18 = visually lossless)."
+    ),
+    smooth: float = typer.Option(
+        0.6, "--smooth", help="Videos: landmark smoothing over time, 0 (none) to 0.95 (steadier, slower to follow)."
+    ),
 ):
-    """Detect faces, deblur them and paste them back (or deblur aligned crops / whole frames)."""
+    """Detect faces, deblur them and paste them back (or deblur aligned crops / whole frames).
+
+    Videos are streamed frame by frame (needs the `video` extra): timestamps, rotation and audio kept.
+    """
     from . import batch
     from .deblurrer import Deblurrer
     from .imageio import pixel_limit
@@ -147,7 +163,18 @@ def deblur(
     mode = "aligned" if aligned else "whole" if whole else "faces"
     with pixel_limit(max_pixels):  # restored afterwards: the API in the same process keeps its own limit
         opts = batch.BatchOptions(
-            mode, no_face, only_center_face, recursive, suffix, ext, skip_existing, overwrite, save_faces, compare
+            mode,
+            no_face,
+            only_center_face,
+            recursive,
+            suffix,
+            ext,
+            skip_existing,
+            overwrite,
+            save_faces,
+            compare,
+            crf,
+            smooth,
         )
         jobs = batch.plan(input, output, opts)  # validates paths before loading any model
         engine = Deblurrer(
@@ -162,7 +189,14 @@ def deblur(
         )
         if getattr(engine.backend, "note", ""):
             console.print(f"note: {engine.backend.note}", highlight=False)
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         faces_seen = [0]
         with Progress(
@@ -174,15 +208,31 @@ def deblur(
             console=console,
             transient=False,
             disable=len(jobs) < 2,
-        ) as bar:
+        ) as bar, Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        ) as frames_bar:
             task = bar.add_task("deblur", total=len(jobs), rate="")
+            video_tasks: dict = {}
 
             def tick(_src, faces):
                 faces_seen[0] += faces
                 elapsed = bar.tasks[task].elapsed or 1e-9
                 bar.update(task, advance=1, rate=f"{faces_seen[0] / elapsed:.1f} faces/s")
 
-            summary = batch.run(engine, jobs, opts, tick)
+            def frame_tick(src, done, total):
+                if src not in video_tasks:
+                    video_tasks[src] = frames_bar.add_task(src.name, total=total, rate="")
+                t = video_tasks[src]
+                elapsed = frames_bar.tasks[t].elapsed or 1e-9
+                frames_bar.update(t, completed=done, rate=f"{done / elapsed:.1f} frames/s")
+
+            summary = batch.run(engine, jobs, opts, tick, frame_tick)
         _print_summary(summary, mode, engine, skip_existing)
         if summary.failed or (summary.processed == 0 and not summary.skipped):
             raise Exit(1)
@@ -315,11 +365,28 @@ def train(
     jpeg_prob: Optional[float] = typer.Option(
         None, "--jpeg-prob", min=0.0, max=1.0, help="Share of blurred samples JPEG re-encoded (default: the mix's)."
     ),
-    perceptual_weight: float = typer.Option(10.0, "--perceptual-weight", help="VGG19 perceptual weight (paper: 10)."),
-    adversarial_weight: float = typer.Option(
-        1.0, "--adversarial-weight", help="WGAN-GP adversarial weight (paper: 1)."
+    objective: str = typer.Option(
+        "balanced",
+        "--objective",
+        help="balanced (weights act on each term's gradient at the output, relative to content) | paper (raw sum).",
     ),
-    warmup_steps: int = typer.Option(0, "--warmup-steps", min=0, help="Steps before the critic switches on."),
+    perceptual_weight: Optional[float] = typer.Option(
+        None, "--perceptual-weight", help="VGG19 perceptual weight (default: paper 10, balanced 0.25)."
+    ),
+    adversarial_weight: Optional[float] = typer.Option(
+        None, "--adversarial-weight", help="WGAN-GP adversarial weight (default: paper 1, balanced 0.05)."
+    ),
+    drift: float = typer.Option(1e-3, "--drift", min=0.0, help="Critic drift penalty on D(real)^2 (0: plain WGAN-GP)."),
+    warmup_steps: int = typer.Option(
+        0, "--warmup-steps", min=0, help="Steps of content (+perceptual) only for the generator; the critic trains."
+    ),
+    gan_ramp_steps: int = typer.Option(
+        0, "--gan-ramp-steps", min=0, help="Then raise the adversarial weight linearly over this many steps."
+    ),
+    critic_lr: Optional[float] = typer.Option(None, "--critic-lr", help="Critic learning rate (default: --lr)."),
+    max_minutes: Optional[float] = typer.Option(
+        None, "--max-minutes", min=0.0, help="Stop (checkpoint saved) after this wall time."
+    ),
     critic_width: int = typer.Option(64, "--critic-width", min=4, help="PatchGAN base channels."),
     vgg_weights: str = typer.Option("vgg19-conv3_1", "--vgg-weights", help="VGG19 weights (name or state-dict path)."),
     vgg_layer: str = typer.Option("relu3_1", "--vgg-layer", help="Perceptual layer (relu3_3 needs full VGG19)."),
@@ -345,7 +412,7 @@ def train(
     ),
     half: bool = typer.Option(False, "--half", help="With --export: store fp16 weights."),
 ):
-    """Train the generator with the paper's GAN objective (resumable; works under torchrun)."""
+    """Train the generator: content + perceptual + WGAN-GP, balanced or paper weighting (resumable, torchrun)."""
     from .train import TrainConfig, Trainer
     from .weights import export_generator
 
@@ -370,9 +437,14 @@ def train(
         degradation_set=degradation_set,
         noise_max=noise_max,
         jpeg_prob=jpeg_prob,
+        objective=objective,
         perceptual_weight=perceptual_weight,
         adversarial_weight=adversarial_weight,
+        drift=drift,
         warmup_steps=warmup_steps,
+        gan_ramp_steps=gan_ramp_steps,
+        critic_lr=critic_lr,
+        max_minutes=max_minutes,
         critic_width=critic_width,
         vgg_weights=vgg_weights,
         vgg_layer=vgg_layer,
@@ -430,6 +502,9 @@ def benchmark(
     out: Path = typer.Option(Path("benchmark_out"), "--out", "-o", help="Output folder."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads (default: the idle cores)."),
+    vgg_distance: bool = typer.Option(
+        False, "--vgg-distance", help="Also score VGG19 relu3_1 feature distance (~0.4 s per image on a CPU)."
+    ),
     real: Optional[Path] = typer.Option(
         None,
         "--real",
@@ -497,7 +572,7 @@ def benchmark(
             TextColumn(f"[bold]{pname}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
         ) as bar:
             task = bar.add_task("cases", total=len(cases))
-            results = bm.evaluate(cases, methods, lambda: bar.advance(task), keep)
+            results = bm.evaluate(cases, methods, lambda: bar.advance(task), keep, vgg=vgg_distance)
         report.protocols[pname] = {"sizes": list(psizes), "methods": results}
         if pname == "paper":
             report.methods = results
@@ -526,14 +601,16 @@ def _print_protocol(dataset: str, protocol: str, n: int, sizes, results: dict) -
     for k in sizes:
         table.add_column(str(k), justify="right")
     table.add_column("overall", justify="right")
-    table.add_column("detail", justify="right")
+    extra = [k for k in ("detail", "gmsd", "colour_shift", "vgg") if k in next(iter(results.values()))]
+    for k in extra:
+        table.add_column(k.replace("_", " "), justify="right")
     table.add_column("ms/img", justify="right")
     for name, m in results.items():
         table.add_row(
             name,
             *[f"{m['per_size'][str(k)]['psnr']:.2f}/{m['per_size'][str(k)]['ssim']:.3f}" for k in sizes],
             f"{m['psnr']:.2f}/{m['ssim']:.4f}",
-            f"{m['detail']:.2f}",
+            *[f"{m[k]:.3f}" for k in extra],
             f"{m['ms_per_image']:.1f}",
         )
     out_console.print(table)
@@ -564,7 +641,8 @@ def weights_list():
     from .weights import cache_dir, load_registry
 
     table = Table()
-    for col in ("name", "kind", "size", "source", "local", "held-out results"):
+    table.add_column("name", no_wrap=True)  # copied into --model: never broken across lines
+    for col in ("kind", "size", "source", "local", "held-out results"):
         table.add_column(col, overflow="fold")
     for spec in load_registry().values():
         local = (

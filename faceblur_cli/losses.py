@@ -1,8 +1,7 @@
-"""Training losses: content (MSE, or L1 / Charbonnier), VGG19 perceptual, WGAN-GP critic / generator terms.
+"""Training losses: content (MSE, or L1 / Charbonnier), VGG19 perceptual, the WGAN-GP critic.
 
-The paper's objective is ``1 * MSE + 10 * perceptual + 1 * adversarial``;
-:class:`LossWeights` holds those weights so a run can change them.
-All image tensors are in [-1, 1].
+The paper's objective is ``1 * MSE + 10 * perceptual + 1 * adversarial``; :class:`LossWeights`
+holds the weights, :mod:`faceblur_cli.objective` how they combine. All image tensors are in [-1, 1].
 """
 
 from __future__ import annotations
@@ -40,6 +39,7 @@ class LossWeights:
     adversarial: float = 1.0
     gradient_penalty: float = 10.0  # WGAN-GP lambda (Gulrajani et al. 2017)
     content_kind: str = "mse"  # see CONTENT_LOSSES
+    drift: float = 0.0  # critic drift penalty epsilon (0: the paper's plain WGAN-GP)
 
 
 #: Pixel losses. The paper's is MSE; L1 / Charbonnier train small restoration nets to a higher
@@ -57,6 +57,24 @@ def content_loss(fake: torch.Tensor, sharp: torch.Tensor, kind: str = "mse") -> 
     raise ValueError(f"unknown content loss {kind!r}; choose from {CONTENT_LOSSES}")
 
 
+#: torchvision's VGG19 ("E") feature layers up to pool4; "M" = 2x2 max-pool.
+_VGG19_CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M")
+
+
+def vgg19_features(end: int) -> nn.Sequential:
+    """torchvision's ``vgg19().features[:end]``, same module indices (so its state dict loads),
+    defined here so that training needs no torchvision."""
+    layers: list[nn.Module] = []
+    cin = 3
+    for v in _VGG19_CFG:
+        if v == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(cin, v, 3, padding=1), nn.ReLU(inplace=True)]
+            cin = v
+    return nn.Sequential(*layers[:end])
+
+
 class VGGPerceptual(nn.Module):
     """MSE between VGG19 feature maps of output and target (frozen, ImageNet-normalised).
 
@@ -67,17 +85,11 @@ class VGGPerceptual(nn.Module):
 
     def __init__(self, weights: str | Path, layer: str = "relu3_1"):
         super().__init__()
-        from .compat import ensure_torchvision
-
-        ensure_torchvision()
-        from torchvision.models.vgg import cfgs, make_layers
-
         if layer not in VGG19_LAYERS:
             raise ValueError(f"unknown VGG19 layer {layer!r}; choose from {list(VGG19_LAYERS)}")
-        end = VGG19_LAYERS[layer] + 1
         state = torch.load(weights, map_location="cpu", weights_only=True)
         state = {k.removeprefix("features."): v for k, v in state.items() if not k.startswith("classifier.")}
-        features = make_layers(cfgs["E"])[:end]
+        features = vgg19_features(VGG19_LAYERS[layer] + 1)
         wanted = {k for k in features.state_dict()}
         missing = wanted - set(state)
         if missing:
@@ -93,13 +105,14 @@ class VGGPerceptual(nn.Module):
     def train(self, mode: bool = True) -> "VGGPerceptual":
         return super().train(False)  # frozen feature extractor: always eval
 
-    def _feats(self, x: torch.Tensor) -> torch.Tensor:
+    def features_of(self, x: torch.Tensor) -> torch.Tensor:
+        """Feature map of an image in [-1, 1]."""
         return self.features(((x + 1) / 2 - self.mean) / self.std)
 
     def forward(self, fake: torch.Tensor, sharp: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            target = self._feats(sharp)
-        return F.mse_loss(self._feats(fake), target)
+            target = self.features_of(sharp)
+        return F.mse_loss(self.features_of(fake), target)
 
 
 def gradient_penalty(
@@ -120,35 +133,26 @@ def gradient_penalty(
 
 
 def critic_loss(
-    critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, gp_weight: float = 10.0
+    critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, gp_weight: float = 10.0, drift: float = 0.0
 ) -> tuple[torch.Tensor, dict]:
-    """WGAN-GP critic objective: D(fake) - D(real) + lambda * GP; ``fake`` must be detached by the caller."""
-    d_real = critic(real).mean()
-    d_fake = critic(fake).mean()
+    """WGAN-GP critic objective ``D(fake) - D(real) + gp_weight * GP + drift * E[D(real)^2]``.
+
+    The Wasserstein terms only see score *differences*, so nothing holds the scores' level: under
+    Adam it wanders and the generator's term ``-D(fake)`` with it. The drift penalty (Karras et al.
+    2018, "Progressive growing of GANs", epsilon = 0.001) anchors the level at 0. ``fake`` must be
+    detached by the caller.
+    """
+    s_real = critic(real)
+    d_real, d_fake = s_real.mean(), critic(fake).mean()
     gp = gradient_penalty(critic, real, fake)
     loss = d_fake - d_real + gp_weight * gp
-    return loss, {"critic": loss.item(), "wasserstein": (d_real - d_fake).item(), "gp": gp.item()}
-
-
-def generator_adversarial(critic: nn.Module, fake: torch.Tensor) -> torch.Tensor:
-    """WGAN generator term: -E[D(fake)]."""
-    return -critic(fake).mean()
-
-
-def generator_loss(
-    fake: torch.Tensor,
-    sharp: torch.Tensor,
-    weights: LossWeights,
-    perceptual: VGGPerceptual | None = None,
-    critic: nn.Module | None = None,
-) -> tuple[torch.Tensor, dict]:
-    """Weighted total ``content + perceptual + adversarial``; a term with weight 0 is not computed."""
-    terms = {"content": content_loss(fake, sharp, weights.content_kind)}
-    total = weights.content * terms["content"]
-    if weights.perceptual and perceptual is not None:
-        terms["perceptual"] = perceptual(fake, sharp)
-        total = total + weights.perceptual * terms["perceptual"]
-    if weights.adversarial and critic is not None:
-        terms["adversarial"] = generator_adversarial(critic, fake)
-        total = total + weights.adversarial * terms["adversarial"]
-    return total, {"g_total": total.item(), **{k: v.item() for k, v in terms.items()}}
+    if drift:
+        loss = loss + drift * s_real.float().pow(2).mean()
+    logs = {
+        "critic": loss.item(),
+        "wasserstein": (d_real - d_fake).item(),
+        "gp": gp.item(),
+        "d_real": d_real.item(),
+        "d_fake": d_fake.item(),
+    }
+    return loss, logs

@@ -44,9 +44,10 @@ from .degradations import MILD_BANK_SEED_OFFSET, Degrader, get_mix
 from .device import pick_device
 from .imageio import read_rgb
 from .kernels import PAPER_SIZES, KernelBank
-from .losses import CONTENT_LOSSES, LossWeights, VGGPerceptual, critic_loss, generator_loss
-from .metrics import psnr, ssim
+from .losses import CONTENT_LOSSES, LossWeights, VGGPerceptual
+from .metrics import detail_ratio, psnr, ssim
 from .models.critic import PatchCritic
+from .objective import DEFAULT_WEIGHTS, OBJECTIVES, Objective, gan_step
 from .models.generator import Generator, preset
 from .weights import RELEASE_FORMAT, atomic_torch_save, load_checkpoint, resolve
 
@@ -67,10 +68,14 @@ class TrainConfig:
     betas: tuple[float, float] = (0.5, 0.999)
     content_weight: float = 1.0
     content_loss: str = "mse"  # paper: MSE; see losses.CONTENT_LOSSES
-    perceptual_weight: float = 10.0
-    adversarial_weight: float = 1.0
+    perceptual_weight: float | None = None  # None = the objective's default (objective.DEFAULT_WEIGHTS)
+    adversarial_weight: float | None = None
     gp_weight: float = 10.0
-    warmup_steps: int = 0  # steps before the critic switches on (content + perceptual only)
+    objective: str = "balanced"  # how the terms combine: see objective.py ("paper" = raw weighted sum)
+    drift: float = 1e-3  # critic drift penalty (0 = the paper's plain WGAN-GP)
+    warmup_steps: int = 0  # generator sees content (+ perceptual) only; the critic already trains
+    gan_ramp_steps: int = 0  # then the adversarial weight rises linearly over this many steps
+    critic_lr: float | None = None  # None = lr
     critic_width: int = 64
     vgg_layer: str = "relu3_1"
     vgg_weights: str = "vgg19-conv3_1"
@@ -91,6 +96,7 @@ class TrainConfig:
     amp: bool = False
     generator_overrides: dict = field(default_factory=dict)
     init_from: str | None = None  # start the generator from these weights (a checkpoint or a release)
+    max_minutes: float | None = None  # stop (and save) after this wall time, whatever the step
 
     @property
     def mix(self):
@@ -100,9 +106,23 @@ class TrainConfig:
 
     @property
     def loss_weights(self) -> LossWeights:
+        perceptual, adversarial = DEFAULT_WEIGHTS[self.objective]
         return LossWeights(
-            self.content_weight, self.perceptual_weight, self.adversarial_weight, self.gp_weight, self.content_loss
+            self.content_weight,
+            perceptual if self.perceptual_weight is None else self.perceptual_weight,
+            adversarial if self.adversarial_weight is None else self.adversarial_weight,
+            self.gp_weight,
+            self.content_loss,
+            self.drift,
         )
+
+    def adversarial_scale(self, step: int) -> float:
+        """0 during the warm-up, then a linear ramp to 1 over ``gan_ramp_steps``."""
+        if step < self.warmup_steps:
+            return 0.0
+        if self.gan_ramp_steps <= 0:
+            return 1.0
+        return min(1.0, (step - self.warmup_steps + 1) / self.gan_ramp_steps)
 
 
 LR_SCHEDULES = ("constant", "cosine")
@@ -195,20 +215,22 @@ def init_generator(generator: torch.nn.Module, path: str | Path) -> None:
 
 @torch.no_grad()
 def evaluate(generator: torch.nn.Module, val: list, device: torch.device) -> dict:
-    """Mean PSNR/SSIM of the model and of the blurry input over a validation set."""
+    """Mean PSNR/SSIM (and detail ratio) of the model and of the blurry input over a validation set."""
     was_training = generator.training
     generator.eval()
-    m_p, m_s, b_p, b_s = [], [], [], []
+    m_p, m_s, m_d, b_p, b_s = [], [], [], [], []
     for sharp, blurry, _ in val:
         out = to_uint8(generator(to_tensor(blurry)[None].to(device))[0])
         m_p.append(psnr(sharp, out))
         m_s.append(ssim(sharp, out))
+        m_d.append(detail_ratio(sharp, out))
         b_p.append(psnr(sharp, blurry))
         b_s.append(ssim(sharp, blurry))
     generator.train(was_training)
     return {
         "psnr": float(np.mean(m_p)),
         "ssim": float(np.mean(m_s)),
+        "detail": float(np.mean(m_d)),
         "blurry_psnr": float(np.mean(b_p)),
         "blurry_ssim": float(np.mean(b_s)),
     }
@@ -226,39 +248,6 @@ def evaluate_protocols(generator: torch.nn.Module, sets: dict[str, list], device
             res = {"psnr": min(res["psnr"], 100.0), "ssim": res["ssim"]}
         row.update({(k if name == "paper" else f"{name}_{k}"): v for k, v in res.items()})
     return row
-
-
-def gan_step(
-    generator,
-    critic,
-    opt_g,
-    opt_d,
-    blurry,
-    sharp,
-    weights: LossWeights,
-    perceptual,
-    use_critic: bool,
-    reduce_critic_grads=None,
-) -> dict:
-    """One training step: critic update on ``fake.detach()`` (WGAN-GP), then the generator update."""
-    fake = generator(blurry)
-    logs: dict = {}
-    if use_critic:
-        d_loss, d_logs = critic_loss(critic, sharp, fake.detach(), weights.gradient_penalty)
-        opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        if reduce_critic_grads is not None:
-            reduce_critic_grads(critic)
-        opt_d.step()
-        logs.update(d_logs)
-    critic.requires_grad_(False)  # the generator step must not accumulate critic gradients
-    g_loss, g_logs = generator_loss(fake, sharp, weights, perceptual, critic if use_critic else None)
-    opt_g.zero_grad(set_to_none=True)
-    g_loss.backward()
-    opt_g.step()
-    critic.requires_grad_(True)
-    logs.update(g_logs)
-    return logs
 
 
 def _allreduce_grads(module: torch.nn.Module) -> None:
@@ -307,14 +296,17 @@ class Trainer:
             self.n_train, self.n_holdout = len(self.dataset.blurry), 0
 
         learning_rate(cfg, 0)  # an unknown schedule fails here, not after the data workers start
+        if cfg.objective not in OBJECTIVES:
+            raise ValueError(f"unknown --objective {cfg.objective!r}; choose from {OBJECTIVES}")
         if cfg.content_loss not in CONTENT_LOSSES:
             raise ValueError(f"unknown --content-loss {cfg.content_loss!r}; choose from {CONTENT_LOSSES}")
         self.generator = Generator(preset(cfg.preset, **cfg.generator_overrides)).to(self.device)
         self.critic = PatchCritic(cfg.critic_width).to(self.device)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), cfg.lr, betas=cfg.betas)
-        self.opt_d = torch.optim.Adam(self.critic.parameters(), cfg.lr, betas=cfg.betas)
+        self.opt_d = torch.optim.Adam(self.critic.parameters(), cfg.critic_lr or cfg.lr, betas=cfg.betas)
+        self.objective = Objective(cfg.loss_weights, cfg.objective)
         self.perceptual = None
-        if cfg.perceptual_weight:
+        if cfg.loss_weights.perceptual:
             vgg_path, _ = resolve(cfg.vgg_weights)
             self.perceptual = VGGPerceptual(vgg_path, cfg.vgg_layer).to(self.device)
         self.step = 0
@@ -339,6 +331,7 @@ class Trainer:
             "opt_d": self.opt_d.state_dict(),
             "generator_config": self.generator.config.to_dict(),
             "preset": self.cfg.preset,
+            "objective": self.objective.state_dict(),
             "torch_rng": torch.get_rng_state(),
         }
         if torch.cuda.is_available():
@@ -357,6 +350,7 @@ class Trainer:
         self.opt_g.load_state_dict(s["opt_g"])
         self.opt_d.load_state_dict(s["opt_d"])
         self.step = int(s["step"])
+        self.objective.load_state_dict(s.get("objective", {}))
         # The run's --lr / --lr-schedule win over the saved rate, so a resumed run can change them.
         self._set_lr()
         torch.set_rng_state(s["torch_rng"])
@@ -364,11 +358,13 @@ class Trainer:
             torch.cuda.set_rng_state_all(s["cuda_rng"])
 
     def _set_lr(self) -> float:
-        """Put both optimisers at the schedule's rate for the current step."""
+        """Put both optimisers at the schedule's rate for the current step (the critic's scaled by
+        critic_lr / lr)."""
         lr = learning_rate(self.cfg, self.step)
-        for opt in (self.opt_g, self.opt_d):
+        critic = lr if self.cfg.critic_lr is None else lr * self.cfg.critic_lr / self.cfg.lr
+        for opt, rate in ((self.opt_g, lr), (self.opt_d, critic)):
             for group in opt.param_groups:
-                group["lr"] = lr
+                group["lr"] = rate
         return lr
 
     # -- logging -----------------------------------------------------------------------------
@@ -431,7 +427,6 @@ class Trainer:
             generator=torch.Generator().manual_seed(cfg.seed),
             worker_init_fn=_ignore_stop_signals,
         )
-        weights = cfg.loss_weights
         reduce = _allreduce_grads if self.distributed else None
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.amp)
         stop = _StopRequest() if self.rank == 0 else None
@@ -441,7 +436,6 @@ class Trainer:
         try:
             for blurry, sharp in loader:
                 blurry, sharp = blurry.to(self.device, non_blocking=True), sharp.to(self.device, non_blocking=True)
-                use_critic = weights.adversarial > 0 and self.step >= cfg.warmup_steps
                 lr = self._set_lr()
                 with autocast:
                     logs = gan_step(
@@ -451,12 +445,15 @@ class Trainer:
                         self.opt_d,
                         blurry,
                         sharp,
-                        weights,
+                        self.objective,
                         self.perceptual,
-                        use_critic,
-                        reduce,
+                        train_critic=self.objective.weights.adversarial > 0,
+                        adversarial_scale=cfg.adversarial_scale(self.step),
+                        reduce_critic_grads=reduce,
                     )
                 self.step += 1
+                if self.step == start_step + 1:
+                    self._print("term scales at the first step: " + scales_line(logs))
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
                     rate = cfg.log_every / max(time.time() - t_log, 1e-9)
                     t_log = time.time()
@@ -469,12 +466,16 @@ class Trainer:
                     )
                 if self.step % cfg.ckpt_every == 0:
                     self.save()
-                if self.val and (self.step % cfg.val_every == 0 or self.step == cfg.steps):
+                out_of_time = cfg.max_minutes is not None and time.time() - t0 > 60 * cfg.max_minutes
+                if self.val and (self.step % cfg.val_every == 0 or self.step == cfg.steps or out_of_time):
                     last = evaluate_protocols(self.generator, self.val, self.device)
                     self._append_csv("val.csv", {"step": self.step, **last})
                     self._print(f"[bold]val[/] step {self.step}: {format_val(last)}")
                 if stop is not None and stop.requested:
                     raise KeyboardInterrupt
+                if out_of_time:
+                    self._print(f"time limit ({cfg.max_minutes} min) reached at step {self.step}")
+                    break
         except KeyboardInterrupt:
             interrupted = True
             self._print(f"interrupted at step {self.step}: saving checkpoint")
@@ -492,9 +493,17 @@ class Trainer:
         }
 
 
+def scales_line(logs: dict) -> str:
+    """Each term's raw value and the norm of its gradient at the output image, for the console."""
+    terms = [k for k in ("content", "perceptual", "adversarial") if k in logs]
+    return ", ".join(f"{k} {logs[k]:.4g} (|grad| {logs[f'gnorm_{k}']:.3g})" for k in terms)
+
+
 def format_val(v: dict) -> str:
     """One console line for a validation row: gains per protocol and the sharp-face PSNR."""
     parts = [f"paper {v['psnr']:.2f} dB / {v['ssim']:.4f} (gain {v['psnr'] - v['blurry_psnr']:+.2f})"]
+    if "detail" in v:
+        parts.append(f"detail {v['detail']:.2f}")
     if "mild_psnr" in v:
         parts.append(f"mild gain {v['mild_psnr'] - v['mild_blurry_psnr']:+.2f}")
     if "sharp_psnr" in v:

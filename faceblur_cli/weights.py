@@ -134,6 +134,8 @@ def resolve(name_or_path: str | Path, registry: dict[str, WeightSpec] | None = N
     """Find a verified local file for a registry name or a path (see module docstring for the order)."""
     registry = registry if registry is not None else load_registry()
     name = str(name_or_path)
+    if name not in registry and f"faceblur-{name}" in registry and not Path(name).expanduser().is_file():
+        name = f"faceblur-{name}"  # short names: --model base, --model lite
     if name not in registry:
         path = Path(name).expanduser()
         if path.is_file():

@@ -106,3 +106,18 @@ def test_detail_ratio_orders_blur_truth_and_oversharpening(face_dir):
     as_u8 = lambda a: np.rint(a).astype(np.uint8)  # noqa: E731
     assert detail_ratio(as_u8(sharp), as_u8(sharp)) == pytest.approx(1.0)
     assert detail_ratio(as_u8(sharp), as_u8(blurred)) < 0.5 < 1.5 < detail_ratio(as_u8(sharp), as_u8(oversharp))
+
+
+def test_gmsd_and_colour_shift(face_dir):
+    from scipy.ndimage import gaussian_filter
+
+    from faceblur_cli.imageio import read_rgb
+    from faceblur_cli.metrics import colour_shift, gmsd
+
+    sharp = read_rgb(sorted(face_dir.glob("*.jpg"))[0])
+    light = np.clip(gaussian_filter(sharp.astype(float), (0.7, 0.7, 0)), 0, 255).astype(np.uint8)
+    heavy = np.clip(gaussian_filter(sharp.astype(float), (3, 3, 0)), 0, 255).astype(np.uint8)
+    assert gmsd(sharp, sharp) == 0.0
+    assert 0 < gmsd(sharp, light) < gmsd(sharp, heavy)
+    tinted = np.clip(sharp.astype(int) + [0, 0, 6], 0, 255).astype(np.uint8)
+    assert colour_shift(sharp, heavy) < 1.0 and 4.0 < colour_shift(sharp, tinted) <= 6.0

@@ -117,7 +117,7 @@ def test_bad_input_corpus(example_photo, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     r = runner.invoke(app, ["deblur", str(empty), "-o", str(tmp_path / "y")])
-    assert r.exit_code == 1 and "no images found" in r.output
+    assert r.exit_code == 1 and "no images or videos found" in r.output
     blocker = tmp_path / "blocker"
     blocker.write_text("a file, not a folder")
     r = runner.invoke(app, ["deblur", str(src / "good.jpg"), "-o", str(blocker / "sub" / "o.png")])

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from faceblur_cli.losses import LossWeights, VGGPerceptual, generator_loss
+from faceblur_cli.losses import LossWeights, VGGPerceptual
+from faceblur_cli.objective import Objective
 from faceblur_cli.weights import resolve
 
 
@@ -28,15 +29,15 @@ def test_vgg_weights_load_strict_and_safe():
 
 def test_weighted_total(vgg):
     fake, sharp = torch.zeros(1, 3, 16, 16), torch.full((1, 3, 16, 16), 0.5)
-    total, logs = generator_loss(fake, sharp, LossWeights(1.0, 10.0, 0.0), vgg)
-    assert total.item() == pytest.approx(logs["content"] + 10 * logs["perceptual"], rel=1e-5)
-    assert logs["content"] == pytest.approx(0.25)
+    terms = Objective(LossWeights(1.0, 10.0, 0.0), "paper").terms(fake, sharp, vgg)
+    assert set(terms) == {"content", "perceptual"} and terms["perceptual"][1] == 10.0
+    assert terms["content"][0].item() == pytest.approx(0.25)
 
 
 @pytest.mark.parametrize("kind,expected", [("mse", 0.25), ("l1", 0.5), ("charbonnier", 0.5)])
 def test_content_loss_kinds(kind, expected):
     fake, sharp = torch.zeros(1, 3, 8, 8), torch.full((1, 3, 8, 8), 0.5)
-    total, logs = generator_loss(fake, sharp, LossWeights(1.0, 0.0, 0.0, content_kind=kind))
-    assert logs["content"] == pytest.approx(expected, rel=1e-4)
+    terms = Objective(LossWeights(1.0, 0.0, 0.0, content_kind=kind)).terms(fake, sharp)
+    assert terms["content"][0].item() == pytest.approx(expected, rel=1e-4)
     with pytest.raises(ValueError, match="content loss"):
-        generator_loss(fake, sharp, LossWeights(content_kind="l3"))
+        Objective(LossWeights(content_kind="l3")).terms(fake, sharp)
