@@ -25,6 +25,7 @@ import numpy as np
 
 from .deblurrer import MIN_DETECT_SIDE, Deblurrer, blend
 from .faces import Face, alignment_matrix, paste_back, warp_face
+from .yuv import Yuv420
 
 VIDEO_EXTS = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
 VIDEO_NO_FACE = ("pass", "skip", "error")  # pass/skip: frames without a face are copied unchanged
@@ -245,7 +246,13 @@ def deblur_video(
             if rotation:
                 vout.set_display_rotation(rotation)
             aout = {a.index: out.add_stream_from_template(a) for a in audio}
-            timing: list = []
+            cc = vin.codec_context
+            # 4:2:0 input (nearly all video): exact conversions, unchanged pixels keep their planes.
+            exact = cc.pix_fmt == "yuv420p" and cc.width % 2 == 0 and cc.height % 2 == 0
+            for tag in ("colorspace", "color_range", "color_primaries", "color_trc"):  # decoded as the input
+                setattr(vout.codec_context, tag, getattr(cc, tag))
+            conv: dict = {}  # the stream's Yuv420, from its first frame's tags
+            pending: list = []  # (pts, time_base, planes, rgb) of frames not yet encoded
 
             def upright_frames() -> Iterator[np.ndarray]:
                 for packet in inp.demux(vin, *audio):
@@ -255,15 +262,27 @@ def deblur_video(
                             out.mux(packet)
                         continue
                     for frame in packet.decode():
-                        timing.append((frame.pts, frame.time_base))
-                        yield np.rot90(frame.to_ndarray(format="rgb24"), turns)  # faces upright for the detector
+                        if exact:
+                            yuv = conv.setdefault("yuv", Yuv420(frame.colorspace, frame.color_range == 2))
+                            planes = frame.to_ndarray(format="yuv420p")
+                            rgb = yuv.to_rgb(planes)
+                        else:
+                            planes, rgb = None, frame.to_ndarray(format="rgb24")
+                        pending.append((frame.pts, frame.time_base, planes, rgb, frame.colorspace, frame.color_range))
+                        yield np.rot90(rgb, turns)  # faces upright for the detector
 
             def count(n: int) -> None:
                 report.face_frames += n > 0
 
-            for rgb in restore_frames(deblurrer, upright_frames(), smooth, batch, no_face, strength, count):
-                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.rot90(rgb, -turns)), format="rgb24")
-                frame.pts, frame.time_base = timing.pop(0)
+            for restored in restore_frames(deblurrer, upright_frames(), smooth, batch, no_face, strength, count):
+                pts, tb, planes, before, space, rng = pending.pop(0)
+                after = np.ascontiguousarray(np.rot90(restored, -turns))
+                if exact:
+                    frame = av.VideoFrame.from_ndarray(conv["yuv"].merge(planes, before, after), format="yuv420p")
+                    frame.colorspace, frame.color_range = space, rng
+                else:
+                    frame = av.VideoFrame.from_ndarray(after, format="rgb24")
+                frame.pts, frame.time_base = pts, tb
                 for packet in vout.encode(frame):
                     out.mux(packet)
                 report.frames += 1

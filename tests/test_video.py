@@ -191,3 +191,22 @@ def test_interrupt_leaves_no_output(engine, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         deblur_video(engine, src, tmp_path / "out.mp4", batch=4, progress=stop)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_unchanged_pixels_keep_their_planes(engine, tmp_path):
+    """Lossless encode (crf 0): with strength 0 the output's YUV planes are the input's, bit for bit
+    (FFmpeg's default RGB round trip darkened every pixel by ~1.2 levels); deblurred, only the face moves."""
+    from faceblur_cli.video import deblur_video
+
+    src = make_clip(tmp_path / "in.mp4", frames=6)
+
+    def planes(path):
+        with av.open(str(path)) as c:
+            return [f.to_ndarray(format="yuv420p") for f in c.decode(video=0)]
+
+    deblur_video(engine, src, tmp_path / "same.mp4", crf=0, strength=0.0)
+    assert all(np.array_equal(a, b) for a, b in zip(planes(src), planes(tmp_path / "same.mp4")))
+    deblur_video(engine, src, tmp_path / "out.mp4", crf=0)
+    a, b = planes(src)[0], planes(tmp_path / "out.mp4")[0]
+    y_changed = a[:240] != b[:240]
+    assert y_changed.any() and not y_changed[:, 250:].any()  # the face (left at frame 0), not the right side
