@@ -66,12 +66,20 @@ class Yuv420:
         return q(y), q(u + 128.0), q(v + 128.0)
 
     def merge(self, planes: np.ndarray, before: np.ndarray, after: np.ndarray) -> np.ndarray:
-        """``planes`` with the pixels where ``after`` differs from ``before`` (its RGB) replaced."""
+        """``planes`` with the pixels where ``after`` differs from ``before`` (its RGB) replaced;
+        only the bounding box of the change (even-aligned) is converted."""
         changed = np.any(after != before, -1)
-        if not changed.any():
+        rows, cols = np.flatnonzero(changed.any(1)), np.flatnonzero(changed.any(0))
+        if rows.size == 0:
             return planes
-        y0, u0, v0 = self.split(planes)
-        y1, u1, v1 = self.from_rgb(after)
-        h, w = changed.shape
-        block = changed.reshape(h // 2, 2, w // 2, 2).any((1, 3))
-        return self.pack(np.where(changed, y1, y0), np.where(block, u1, u0), np.where(block, v1, v0))
+        y0, x0 = rows[0] // 2 * 2, cols[0] // 2 * 2
+        y1, x1 = (rows[-1] + 2) // 2 * 2, (cols[-1] + 2) // 2 * 2
+        y, u, v = (p.copy() for p in self.split(planes))
+        ny, nu, nv = self.from_rgb(after[y0:y1, x0:x1])
+        box = changed[y0:y1, x0:x1]
+        block = box.reshape(box.shape[0] // 2, 2, box.shape[1] // 2, 2).any((1, 3))
+        y[y0:y1, x0:x1] = np.where(box, ny, y[y0:y1, x0:x1])
+        cy, cx = slice(y0 // 2, y1 // 2), slice(x0 // 2, x1 // 2)
+        u[cy, cx] = np.where(block, nu, u[cy, cx])
+        v[cy, cx] = np.where(block, nv, v[cy, cx])
+        return self.pack(y, u, v)
