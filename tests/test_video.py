@@ -210,3 +210,30 @@ def test_unchanged_pixels_keep_their_planes(engine, tmp_path):
     a, b = planes(src)[0], planes(tmp_path / "out.mp4")[0]
     y_changed = a[:240] != b[:240]
     assert y_changed.any() and not y_changed[:, 250:].any()  # the face (left at frame 0), not the right side
+
+
+def test_sideways_phone_clip_faces_are_found(engine, tmp_path):
+    """Stored turned clockwise with a 90° display rotation (a phone held upright): displayed upright,
+    so the faces must be found; the same frames flagged -90° are upside down on screen and are not."""
+    import cv2
+
+    from faceblur_cli.video import deblur_video
+
+    photo = read_rgb(REPO / "faceblur_cli" / "assets" / "examples" / "astronaut_sharp.png")
+    stored = np.ascontiguousarray(np.rot90(cv2.blur(cv2.resize(photo, (240, 240)), (7, 1)), -1))
+    found = {}
+    for rot in (90, -90):
+        path = tmp_path / f"r{rot}.mp4"
+        with av.open(str(path), "w") as c:
+            vs = c.add_stream("libx264", rate=10)
+            vs.width, vs.height, vs.pix_fmt = 240, 240, "yuv420p"
+            vs.set_display_rotation(rot)
+            for i in range(3):
+                f = av.VideoFrame.from_ndarray(stored, format="rgb24")
+                f.pts = i
+                for p in vs.encode(f):
+                    c.mux(p)
+            for p in vs.encode():
+                c.mux(p)
+        found[rot] = deblur_video(engine, path, tmp_path / f"o{rot}.mp4").face_frames
+    assert found == {90: 3, -90: 0}
