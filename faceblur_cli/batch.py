@@ -231,8 +231,6 @@ def _run_video(deblurrer: Deblurrer, src: Path, dst: Path, opts: BatchOptions, s
 
     if opts.mode != "faces":
         raise ValueError(f"{src}: videos are deblurred in face mode only (no --aligned / --whole)")
-    if dst.exists() and opts.overwrite and dst.resolve() == src.resolve():
-        raise ImageError(f"{dst}: is the input; refusing to overwrite it")
     policy = "error" if opts.no_face in ("error", "skip") else "pass"
     try:
         report = deblur_video(

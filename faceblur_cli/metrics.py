@@ -104,10 +104,8 @@ def vgg_distance(reference: np.ndarray, test: np.ndarray) -> float:
     """||phi(test) - phi(reference)||^2 / ||phi(reference)||^2 with phi = VGG19 relu3_1 (offline weights)."""
     import torch
 
-    def feats(img):
-        x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float() / 127.5 - 1
-        return _vgg().features_of(x)
+    from .data import to_tensor
 
     with torch.no_grad():
-        f_r, f_t = feats(reference), feats(test)
+        f_r, f_t = (_vgg().features_of(to_tensor(img)[None]) for img in (reference, test))
         return float(((f_t - f_r) ** 2).sum() / (f_r**2).sum().clamp_min(1e-12))

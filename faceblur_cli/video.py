@@ -28,7 +28,7 @@ from .faces import Face, alignment_matrix, paste_back, warp_face
 from .yuv import Yuv420
 
 VIDEO_EXTS = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
-VIDEO_NO_FACE = ("pass", "skip", "error")  # pass/skip: frames without a face are copied unchanged
+VIDEO_NO_FACE = ("pass", "error")  # pass: frames without a face are copied unchanged
 
 
 class VideoError(Exception):
@@ -212,7 +212,7 @@ def deblur_video(
 ) -> VideoReport:
     """Deblur the faces of ``src`` into ``dst`` (H.264, yuv420p, ``crf``; audio copied unchanged).
 
-    ``no_face``: ``pass``/``skip`` copy frames without faces unchanged; ``error`` refuses a video
+    ``no_face``: ``pass`` copies frames without faces unchanged; ``error`` refuses a video
     with no face at all (nothing is written). ``progress(done, total)`` is called per frame.
     """
     av = _av()
@@ -268,18 +268,17 @@ def deblur_video(
                             rgb = yuv.to_rgb(planes)
                         else:
                             planes, rgb = None, frame.to_ndarray(format="rgb24")
-                        pending.append((frame.pts, frame.time_base, planes, rgb, frame.colorspace, frame.color_range))
+                        pending.append((frame.pts, frame.time_base, planes, rgb))
                         yield np.rot90(rgb, turns)  # faces upright for the detector
 
             def count(n: int) -> None:
                 report.face_frames += n > 0
 
             for restored in restore_frames(deblurrer, upright_frames(), smooth, batch, no_face, strength, count):
-                pts, tb, planes, before, space, rng = pending.pop(0)
+                pts, tb, planes, before = pending.pop(0)
                 after = np.ascontiguousarray(np.rot90(restored, -turns))
                 if exact:
                     frame = av.VideoFrame.from_ndarray(conv["yuv"].merge(planes, before, after), format="yuv420p")
-                    frame.colorspace, frame.color_range = space, rng
                 else:
                     frame = av.VideoFrame.from_ndarray(after, format="rgb24")
                 frame.pts, frame.time_base = pts, tb
