@@ -393,6 +393,9 @@ def train(
     val_every: int = typer.Option(500, "--val-every", min=1, help="Validate on the held-out split every N steps."),
     val_images: int = typer.Option(32, "--val-images", min=0, help="Held-out images in the validation set."),
     ckpt_every: int = typer.Option(200, "--ckpt-every", min=1, help="Checkpoint every N steps."),
+    snapshots: bool = typer.Option(
+        False, "--snapshots", help="Also write the generator at every validation (OUT/snapshots/step_N.pth)."
+    ),
     log_every: int = typer.Option(50, "--log-every", min=1, help="Log losses every N steps."),
     seed: int = typer.Option(0, "--seed", help="Seed of sampling, crops, blur and init."),
     workers: int = typer.Option(1, "--workers", min=0, help="Data-loading processes."),
@@ -451,6 +454,7 @@ def train(
         val_every=val_every,
         val_images=val_images,
         ckpt_every=ckpt_every,
+        snapshots=snapshots,
         log_every=log_every,
         seed=seed,
         workers=workers,
@@ -691,6 +695,22 @@ def weights_verify():
                     console.print(f"[red]BAD[/]  {err}", highlight=False, soft_wrap=True)
     if bad:
         raise Exit(1)
+
+
+@weights_app.command("interpolate", cls=_Command)
+@friendly
+def weights_interpolate(
+    a: str = typer.Argument(..., help="Fidelity model (name or release file)."),
+    b: str = typer.Argument(..., help="Its fine-tune, e.g. the GAN-refined one (same architecture)."),
+    alpha: float = typer.Option(..., "--alpha", min=0.0, max=1.0, help="Weight of B: 0 = A, 1 = B."),
+    output: Path = typer.Option(..., "-o", "--output", help="Release file to write (with OUTPUT.sha256)."),
+    half: bool = typer.Option(False, "--half", help="Store fp16 weights."),
+):
+    """Blend two generators in weight space, (1 - alpha) * A + alpha * B: a fidelity/detail dial."""
+    from .weights import interpolate, write_release
+
+    digest = write_release(interpolate(a, b, alpha, half), output)
+    out_console.print(f"wrote {output} (sha256 {digest})")
 
 
 @weights_app.command("push", cls=_Command)

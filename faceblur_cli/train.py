@@ -49,7 +49,7 @@ from .metrics import detail_ratio, psnr, ssim
 from .models.critic import PatchCritic
 from .objective import DEFAULT_WEIGHTS, OBJECTIVES, Objective, gan_step
 from .models.generator import Generator, preset
-from .weights import RELEASE_FORMAT, atomic_torch_save, load_checkpoint, resolve
+from .weights import RELEASE_FORMAT, atomic_torch_save, load_checkpoint, release_of, resolve, write_release
 
 #: Seeds kept apart from training so validation/benchmark blur never equals a training sample.
 VAL_KERNEL_SEED = 1_000_003
@@ -91,6 +91,7 @@ class TrainConfig:
     val_images: int = 32
     log_every: int = 50
     ckpt_every: int = 200
+    snapshots: bool = False  # also write the generator as a release file at every validation
     workers: int = 1
     device: str = "auto"
     amp: bool = False
@@ -471,6 +472,8 @@ class Trainer:
                     last = evaluate_protocols(self.generator, self.val, self.device)
                     self._append_csv("val.csv", {"step": self.step, **last})
                     self._print(f"[bold]val[/] step {self.step}: {format_val(last)}")
+                    if cfg.snapshots and self.rank == 0:
+                        write_release(release_of(self.state()), self.out / "snapshots" / f"step_{self.step:07d}.pth")
                 if stop is not None and stop.requested:
                     raise KeyboardInterrupt
                 if out_of_time:

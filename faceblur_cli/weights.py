@@ -242,6 +242,7 @@ def load_generator(name_or_path: str | Path = "default"):
     model.eval()
     model.name = spec.name if spec else Path(path).stem
     model.sha256 = sha256_of(path)
+    model.preset = blob.get("preset", "")
     return model
 
 
@@ -252,29 +253,57 @@ def atomic_torch_save(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def export_generator(checkpoint: str | Path, out: str | Path, half: bool = False, meta: dict | None = None) -> str:
-    """Write the release file of a training checkpoint (generator weights + embedded config + preset)
-    and ``out.sha256``; return the sha256. fp16 with ``half`` (the loader upcasts to fp32)."""
-    s = load_checkpoint(checkpoint)
-    if not isinstance(s, dict) or "generator" not in s or "generator_config" not in s:
-        raise WeightsError(f"{checkpoint}: not a faceblur training checkpoint")
-    state = {
+def release_of(state: dict, half: bool = False, meta: dict | None = None) -> dict:
+    """The release blob of a training state (generator weights + embedded config + preset), fp16
+    with ``half`` (the loader upcasts to fp32). No optimiser or critic: a release is for inference."""
+    if not isinstance(state, dict) or "generator" not in state or "generator_config" not in state:
+        raise WeightsError("not a faceblur training checkpoint")
+    weights = {
         k: (v.half() if half and v.is_floating_point() else v.float() if v.is_floating_point() else v)
-        for k, v in s["generator"].items()
+        for k, v in state["generator"].items()
     }
-    blob = {
+    return {
         "format": RELEASE_FORMAT,
-        "preset": s.get("preset", ""),
-        "config": s["generator_config"],
-        "state_dict": state,
-        "meta": {"step": int(s["step"]), **(meta or {})},
+        "preset": state.get("preset", ""),
+        "config": state["generator_config"],
+        "state_dict": weights,
+        "meta": {"step": int(state["step"]), **(meta or {})},
     }
+
+
+def write_release(blob: dict, out: str | Path) -> str:
+    """Save a release blob atomically with its ``out.sha256`` beside it; return the sha256."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_torch_save(blob, out)
     digest = sha256_of(out)
     out.with_name(out.name + ".sha256").write_text(f"{digest}  {out.name}\n")
     return digest
+
+
+def export_generator(checkpoint: str | Path, out: str | Path, half: bool = False, meta: dict | None = None) -> str:
+    """Write the release file of a training checkpoint and ``out.sha256``; return the sha256."""
+    try:
+        blob = release_of(load_checkpoint(checkpoint), half, meta)
+    except WeightsError as e:
+        raise WeightsError(f"{checkpoint}: {e}") from None
+    return write_release(blob, out)
+
+
+def interpolate(a: str | Path, b: str | Path, alpha: float, half: bool = False) -> dict:
+    """Release blob of the weight-space blend ``(1 - alpha) * a + alpha * b`` of two generators of one
+    architecture (ESRGAN's network interpolation, Wang et al. 2018): between a fidelity model and its
+    GAN fine-tune, ``alpha`` trades PSNR for detail smoothly, without retraining."""
+    if not 0.0 <= alpha <= 1.0:
+        raise WeightsError(f"alpha must be in [0, 1], got {alpha}")
+    ga, gb = load_generator(a), load_generator(b)
+    if ga.config != gb.config:
+        raise WeightsError(f"{a} and {b} are different architectures: only one generator's fine-tunes blend")
+    sa, sb = ga.state_dict(), gb.state_dict()
+    blend = {k: (1 - alpha) * sa[k] + alpha * v if v.is_floating_point() else v for k, v in sb.items()}
+    source = {"a": f"{ga.name} {ga.sha256}", "b": f"{gb.name} {gb.sha256}", "alpha": alpha}
+    state = {"generator": blend, "generator_config": gb.config.to_dict(), "preset": gb.preset, "step": 0}
+    return release_of(state, half, meta={"interpolated": source})
 
 
 def model_card(name: str, release: Path, results: dict | None, training: str = "") -> str:

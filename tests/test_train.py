@@ -30,8 +30,9 @@ def _cfg(data, out, steps):
 
 
 def test_tiny_run_resume_and_export(face_dir, tmp_path):
-    straight = Trainer(_cfg(face_dir, tmp_path / "a", 4))
-    res = straight.run()
+    cfg = _cfg(face_dir, tmp_path / "a", 4)
+    cfg.snapshots = True
+    res = Trainer(cfg).run()
     assert res["step"] == 4
     assert all(math.isfinite(v) for v in res["losses"].values())
     assert {"critic", "gp", "adversarial", "perceptual", "content"} <= set(res["losses"])
@@ -50,6 +51,11 @@ def test_tiny_run_resume_and_export(face_dir, tmp_path):
         assert torch.equal(a["generator"][k], b["generator"][k]), k
     for k in a["critic"]:
         assert torch.equal(a["critic"][k], b["critic"][k]), k
+    # --snapshots: a verified release at every validation, the last one the final generator
+    snaps = sorted((tmp_path / "a" / "snapshots").glob("*.pth"))
+    assert [p.name for p in snaps] == ["step_0000002.pth", "step_0000004.pth"]
+    last = load_generator(snaps[-1])
+    assert all(torch.equal(v, a["generator"][k]) for k, v in last.state_dict().items())
 
     release = tmp_path / "release.pth"
     digest = export_generator(tmp_path / "a" / "checkpoint.pt", release)

@@ -102,6 +102,13 @@ def test_bundled_default_loads():
     assert model.name == W.default_model_name() and len(model.sha256) == 64
 
 
+@pytest.mark.parametrize("name", [n for n, s in W.load_registry().items() if s.kind == "generator" and s.bundled])
+def test_every_bundled_generator_loads_verified(name):
+    """Each bundled release matches its registered sha256 and preset (the loader checks both)."""
+    model = W.load_generator(name)
+    assert model.name == name and model.sha256 == W.load_registry()[name].sha256
+
+
 def test_registry_rejects_unknown_keys(tmp_path):
     p = tmp_path / "w.toml"
     p.write_text('[m]\nfilename = "a"\nsha265 = "typo"\n')
@@ -190,3 +197,33 @@ def test_release_of_the_wrong_preset_is_refused(tmp_path, monkeypatch, release):
     monkeypatch.setattr(W, "resolve", lambda name, reg=None: (release, spec))
     with pytest.raises(W.WeightsError, match="registers tiny as preset 'base'"):
         W.load_generator("tiny")
+
+
+def _tiny_release(path, seed, **overrides):
+    from faceblur_cli.models import Generator, preset
+
+    torch.manual_seed(seed)
+    g = Generator(preset("lite", width=4, levels=2, **overrides))
+    for p in g.parameters():
+        p.data.normal_(0, 0.05)
+    blob = W.release_of({"generator": g.state_dict(), "generator_config": g.config.to_dict(), "preset": "lite", "step": 1})
+    W.write_release(blob, path)
+    return path
+
+
+def test_interpolate_blends_weights_and_refuses_other_architectures(tmp_path):
+    a, b = _tiny_release(tmp_path / "a.pth", 0), _tiny_release(tmp_path / "b.pth", 1)
+    ga, gb = W.load_generator(a), W.load_generator(b)
+    for alpha, want in ((0.0, ga), (1.0, gb)):
+        W.write_release(W.interpolate(a, b, alpha), tmp_path / "m.pth")
+        m = W.load_generator(tmp_path / "m.pth")
+        assert all(torch.equal(v, want.state_dict()[k]) for k, v in m.state_dict().items())
+    blob = W.interpolate(a, b, 0.25)
+    k = next(k for k, v in blob["state_dict"].items() if v.is_floating_point() and v.numel() > 1)
+    assert torch.allclose(blob["state_dict"][k], 0.75 * ga.state_dict()[k] + 0.25 * gb.state_dict()[k])
+    assert blob["meta"]["interpolated"]["alpha"] == 0.25 and blob["preset"] == "lite"
+    other = _tiny_release(tmp_path / "c.pth", 2, refine_width=4)
+    with pytest.raises(W.WeightsError, match="different architectures"):
+        W.interpolate(a, other, 0.5)
+    with pytest.raises(W.WeightsError, match="alpha"):
+        W.interpolate(a, b, 1.5)
