@@ -97,6 +97,24 @@ def main(
 
 
 # ---------------------------------------------------------------------------------------- deblur
+def _progress(label: str, rate: bool = True, remaining: bool = False, **kw):
+    """A rich progress bar: label, bar, done/total, the task's ``rate`` field, elapsed (or remaining) time."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = [TextColumn(label), BarColumn(), MofNCompleteColumn()]
+    if rate:
+        columns.append(TextColumn("{task.fields[rate]}"))
+    columns.append(TimeRemainingColumn() if remaining else TimeElapsedColumn())
+    return Progress(*columns, console=console, **kw)
+
+
 @app.command(cls=_Command)
 @friendly
 def deblur(
@@ -189,33 +207,9 @@ def deblur(
         )
         if getattr(engine.backend, "note", ""):
             console.print(f"note: {engine.backend.note}", highlight=False)
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
         faces_seen = [0]
-        with Progress(
-            TextColumn("[bold]deblur"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=False,
-            disable=len(jobs) < 2,
-        ) as bar, Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
+        with _progress("[bold]deblur", disable=len(jobs) < 2) as bar, _progress(
+            "[bold]{task.description}", remaining=True, transient=True
         ) as frames_bar:
             task = bar.add_task("deblur", total=len(jobs), rate="")
             video_tasks: dict = {}
@@ -295,8 +289,6 @@ def synthesize(
     degradation_set: str = typer.Option("", "--degradation-set", help="Mix overrides, key=value,... (as in train)."),
 ):
     """Build the kernel bank and blurry/sharp pairs the way the paper did (resumable, parallel)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from .synthesize import SynthConfig
     from .synthesize import synthesize as run
 
@@ -304,15 +296,7 @@ def synthesize(
         kernels, _parse_sizes(sizes), per_image, crop, noise, jpeg_quality, seed, degradation, degradation_set
     )
     src = None if kernels_only else images
-    with Progress(
-        TextColumn("[bold]synthesize"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        console=console,
-        disable=src is None,
-    ) as bar:
+    with _progress("[bold]synthesize", disable=src is None) as bar:
         task = bar.add_task("pairs", total=None, rate="")
 
         def tick(done, total):
@@ -517,7 +501,6 @@ def benchmark(
     ),
 ):
     """PSNR/SSIM per kernel size for models vs baselines: the paper's protocol (Table 1), mild blur, sharp faces."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from . import benchmark as bm
     from .data import is_holdout
@@ -572,9 +555,7 @@ def benchmark(
             if pname == "paper" and (case.name, case.size) in pick:
                 examples.setdefault((case.name, case.size), {"sharp": case.sharp})[name] = img
 
-        with Progress(
-            TextColumn(f"[bold]{pname}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
-        ) as bar:
+        with _progress(f"[bold]{pname}", rate=False) as bar:
             task = bar.add_task("cases", total=len(cases))
             results = bm.evaluate(cases, methods, lambda: bar.advance(task), keep, vgg=vgg_distance)
         report.protocols[pname] = {"sizes": list(psizes), "methods": results}
