@@ -228,7 +228,8 @@ def _validate_methods(methods: dict, where: str, need) -> None:
 
 
 def write_outputs(report: Report, out: Path, examples: dict) -> list[Path]:
-    """results.json, results.csv, psnr_ssim_by_kernel.png and examples.png under ``out``."""
+    """results.json, results.csv (+ real.json), psnr_ssim_by_kernel.png and examples.png under ``out``;
+    returns the files written (no figure when there is nothing to draw)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -259,31 +260,43 @@ def write_outputs(report: Report, out: Path, examples: dict) -> list[Path]:
         for mode, block in real_modes.items():
             for name, m in block.items():
                 w.writerow([f"real-{mode}", name, "all", f"{m['psnr']:.4f}", f"{m['ssim']:.5f}", "", *blank])
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for name, m in report.methods.items():
-        ks = [int(k) for k in m["per_size"]]
-        axes[0].plot(ks, [v["psnr"] for v in m["per_size"].values()], marker="o", label=name)
-        axes[1].plot(ks, [v["ssim"] for v in m["per_size"].values()], marker="o", label=name)
-    for ax, label in zip(axes, ("PSNR (dB)", "SSIM")):
-        ax.set_xlabel("kernel size")
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
-    fig.suptitle(f"{report.dataset}: {report.num_images} images x {len(report.sizes)} kernel sizes")
-    fig.tight_layout()
-    fig.savefig(out / "psnr_ssim_by_kernel.png", dpi=110)
-    plt.close(fig)
-    _examples_grid(examples, list(report.methods), out / "examples.png")
-    return written + [out / n for n in ("results.csv", "psnr_ssim_by_kernel.png", "examples.png")]
+    written.append(out / "results.csv")
+    # The paper protocol's curves, else the first other blur protocol's; a run of only the sharp
+    # protocol has no per-size curve to draw (and writes no empty figure).
+    pname, curves = next(
+        ((p, b["methods"]) for p, b in (report.protocols or {"paper": {"methods": report.methods}}).items()
+         if p != "sharp" and b["methods"]),
+        (None, {}),
+    )
+    if curves:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+        for name, m in curves.items():
+            ks = [int(k) for k in m["per_size"]]
+            axes[0].plot(ks, [v["psnr"] for v in m["per_size"].values()], marker="o", label=name)
+            axes[1].plot(ks, [v["ssim"] for v in m["per_size"].values()], marker="o", label=name)
+        for ax, label in zip(axes, ("PSNR (dB)", "SSIM")):
+            ax.set_xlabel("kernel size")
+            ax.set_ylabel(label)
+            ax.grid(alpha=0.3)
+        axes[0].legend(fontsize=8)
+        sizes = len(next(iter(curves.values()))["per_size"])
+        fig.suptitle(f"{report.dataset}, {pname} protocol: {report.num_images} images x {sizes} kernel sizes")
+        fig.tight_layout()
+        fig.savefig(out / "psnr_ssim_by_kernel.png", dpi=110)
+        plt.close(fig)
+        written.append(out / "psnr_ssim_by_kernel.png")
+    if _examples_grid(examples, list(report.methods), out / "examples.png"):
+        written.append(out / "examples.png")
+    return written
 
 
-def _examples_grid(examples: dict, methods: list[str], path: Path) -> None:
-    """Rows = (image, size) examples; columns = sharp, then each method's output."""
+def _examples_grid(examples: dict, methods: list[str], path: Path) -> bool:
+    """Rows = (image, size) examples; columns = sharp, then each method's output. False: nothing to draw."""
     from PIL import Image, ImageDraw
 
     rows = list(examples.items())
     if not rows:
-        return
+        return False
     cols = ["sharp"] + methods
     h = max(v["sharp"].shape[0] for _, v in rows)
     w = max(v["sharp"].shape[1] for _, v in rows)
@@ -298,6 +311,7 @@ def _examples_grid(examples: dict, methods: list[str], path: Path) -> None:
             if name in v:
                 sheet.paste(Image.fromarray(v[name]), (c * w, y + 14))
     sheet.save(path)
+    return True
 
 
 def evaluate_real(folder: Path, modes: dict[str, dict[str, Callable[[np.ndarray], np.ndarray]]]) -> dict:

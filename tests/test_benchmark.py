@@ -121,3 +121,13 @@ def test_gmsd_and_colour_shift(face_dir):
     assert 0 < gmsd(sharp, light) < gmsd(sharp, heavy)
     tinted = np.clip(sharp.astype(int) + [0, 0, 6], 0, 255).astype(np.uint8)
     assert colour_shift(sharp, heavy) < 1.0 and 4.0 < colour_shift(sharp, tinted) <= 6.0
+
+
+def test_outputs_of_a_sharp_only_run_are_what_was_written(tmp_path):
+    """No per-size protocol: no empty figure, and every path reported exists."""
+    report = bm.Report("celeba", 2, [0], 0)
+    m = {"psnr": 47.0, "ssim": 0.998, "ms_per_image": 1.0, "per_size": {"0": {"psnr": 47.0, "ssim": 0.998}}}
+    report.protocols["sharp"] = {"sizes": [0], "methods": {"faceblur-lite": m}}
+    paths = bm.write_outputs(report, tmp_path, {})
+    assert {p.name for p in paths} == {"results.json", "results.csv"}
+    assert all(p.exists() for p in paths) and not (tmp_path / "psnr_ssim_by_kernel.png").exists()
