@@ -1,0 +1,53 @@
+"""Score generator files on a larger slice of the training hold-out than `train` validates on.
+
+For choosing between snapshots without touching the benchmark's test faces: the hold-out is the
+10 % of ../shared's *training* folders that `faceblur train` never trains on (`data.split_files`).
+Prints gains over the blurry input (paper 13-27 px, 48 faces; mild 5-11 px, 96 faces, also per
+size; 3 px, 24 faces) and the PSNR of sharp faces passed through (24 faces).
+
+python benchmarks/holdout_probe.py base runs/x/snapshots/step_0002100.pth [--threads 1]
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from faceblur_cli.data import gather_face_files, split_files
+from faceblur_cli.train import VAL_KERNEL_SEED, _protocol_set, evaluate, validation_set
+from faceblur_cli.weights import load_generator
+
+MILD = (5, 7, 9, 11)
+
+
+def probe_sets(data_root: Path) -> dict[str, list]:
+    files = gather_face_files([data_root / "celeba" / "train", data_root / "helen" / "train"])
+    _, hold = split_files(files, 0.1)
+    sets = {"paper": validation_set(hold, 48)}
+    sets.update({f"mild{k}": _protocol_set(hold[2:], 24, (k,), VAL_KERNEL_SEED + 17 + k) for k in MILD})
+    sets["three"] = _protocol_set(hold[3:], 24, (3,), VAL_KERNEL_SEED + 5)
+    sets["sharp"] = _protocol_set(hold[1:], 24, (0,), 0)
+    return sets
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("models", nargs="+", help="registry names or release files")
+    ap.add_argument("--data-root", type=Path, default=Path("../shared/data"))
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    sets = probe_sets(args.data_root)
+    for name in args.models:
+        g = load_generator(name)
+        row = {}
+        for key, cases in sets.items():
+            r = evaluate(g, cases, torch.device("cpu"))
+            row[key] = round(r["psnr"] if key == "sharp" else r["psnr"] - r["blurry_psnr"], 3)
+        row["mild"] = round(sum(row[f"mild{k}"] for k in MILD) / len(MILD), 3)
+        print(name, json.dumps(row), flush=True)
+
+
+if __name__ == "__main__":
+    main()
