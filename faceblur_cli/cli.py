@@ -694,6 +694,20 @@ def weights_interpolate(
     out_console.print(f"wrote {output} (sha256 {digest})")
 
 
+@weights_app.command("convert", cls=_Command)
+@friendly
+def weights_convert(
+    source: str = typer.Argument(..., help="Model name or release file (e.g. a --snapshots file)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Release file to write (with OUTPUT.sha256)."),
+    half: bool = typer.Option(False, "--half", help="Store fp16 weights (half the size; upcast on load)."),
+):
+    """Re-store a generator release as fp16 or fp32, keeping its config, step and provenance."""
+    from .weights import convert, write_release
+
+    digest = write_release(convert(source, half), output)
+    out_console.print(f"wrote {output} (sha256 {digest})")
+
+
 @weights_app.command("push", cls=_Command)
 @friendly
 def weights_push(

@@ -243,6 +243,7 @@ def load_generator(name_or_path: str | Path = "default"):
     model.name = spec.name if spec else Path(path).stem
     model.sha256 = sha256_of(path)
     model.preset = blob.get("preset", "")
+    model.meta = dict(blob.get("meta") or {})
     return model
 
 
@@ -302,8 +303,21 @@ def interpolate(a: str | Path, b: str | Path, alpha: float, half: bool = False) 
     sa, sb = ga.state_dict(), gb.state_dict()
     blend = {k: (1 - alpha) * sa[k] + alpha * v if v.is_floating_point() else v for k, v in sb.items()}
     source = {"a": f"{ga.name} {ga.sha256}", "b": f"{gb.name} {gb.sha256}", "alpha": alpha}
-    state = {"generator": blend, "generator_config": gb.config.to_dict(), "preset": gb.preset, "step": 0}
-    return release_of(state, half, meta={"interpolated": source})
+    return release_of(_state_of(gb, blend, step=0), half, meta={"interpolated": source})
+
+
+def convert(name_or_path: str | Path, half: bool = True) -> dict:
+    """Release blob of one generator re-stored as fp16 (``half``) or fp32, its provenance kept: how a
+    fp32 snapshot (``train --snapshots``) becomes a compact bundled release."""
+    g = load_generator(name_or_path)
+    meta = {k: v for k, v in g.meta.items() if k != "step"}
+    meta["converted_from"] = f"{g.name} {g.sha256}"
+    return release_of(_state_of(g, g.state_dict(), step=int(g.meta.get("step", 0))), half, meta=meta)
+
+
+def _state_of(g, weights: dict, step: int) -> dict:
+    """The training-state shape :func:`release_of` takes, for a loaded generator's (new) weights."""
+    return {"generator": weights, "generator_config": g.config.to_dict(), "preset": g.preset, "step": step}
 
 
 def model_card(name: str, release: Path, results: dict | None, training: str = "") -> str:

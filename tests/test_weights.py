@@ -227,3 +227,25 @@ def test_interpolate_blends_weights_and_refuses_other_architectures(tmp_path):
         W.interpolate(a, other, 0.5)
     with pytest.raises(W.WeightsError, match="alpha"):
         W.interpolate(a, b, 1.5)
+
+
+def test_convert_to_half_keeps_config_step_and_output(tmp_path):
+    """`faceblur weights convert --half`: a fp32 snapshot becomes a verified fp16 release of the same model."""
+    from typer.testing import CliRunner
+
+    from faceblur_cli.cli import app
+
+    src = _tiny_release(tmp_path / "snap.pth", 0)
+    out = tmp_path / "half.pth"
+    r = CliRunner().invoke(app, ["weights", "convert", str(src), "-o", str(out), "--half"])
+    assert r.exit_code == 0, r.output
+    blob = torch.load(out, weights_only=True)
+    assert all(v.dtype == torch.float16 for v in blob["state_dict"].values() if v.is_floating_point())
+    a, h = W.load_generator(src), W.load_generator(out)
+    assert blob["meta"]["step"] == 1 and a.sha256 in blob["meta"]["converted_from"] and h.config == a.config
+    x = torch.rand(1, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        assert (a(x) - h(x)).abs().max() < 1e-2
+    r = CliRunner().invoke(app, ["weights", "convert", str(tmp_path / "snap.pth.sha256"), "-o", str(tmp_path / "x.pth")])
+    assert r.exit_code != 0 and "error:" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "x.pth").exists()
