@@ -236,6 +236,7 @@ def write_outputs(report: Report, out: Path, examples: dict) -> list[Path]:
     import matplotlib.pyplot as plt
 
     out.mkdir(parents=True, exist_ok=True)
+    blocks = report.protocols or {"paper": {"sizes": report.sizes, "methods": report.methods}}
     data = report.to_json()
     validate_report(data)
     (out / "results.json").write_text(json.dumps(data, indent=2))
@@ -248,7 +249,7 @@ def write_outputs(report: Report, out: Path, examples: dict) -> list[Path]:
         extra = ("detail", "gmsd", "colour_shift", "vgg")
         w.writerow(["protocol", "method", "kernel_size", "psnr", "ssim", "ms_per_image", *extra])
         blank = [""] * len(extra)
-        for pname, block in (report.protocols or {"paper": {"methods": report.methods}}).items():
+        for pname, block in blocks.items():
             for name, m in block["methods"].items():
                 for k, v in m["per_size"].items():
                     w.writerow([pname, name, k, f"{v['psnr']:.4f}", f"{v['ssim']:.5f}", "", *blank])
@@ -263,12 +264,9 @@ def write_outputs(report: Report, out: Path, examples: dict) -> list[Path]:
     written.append(out / "results.csv")
     # The paper protocol's curves, else the first other blur protocol's; a run of only the sharp
     # protocol has no per-size curve to draw (and writes no empty figure).
-    pname, curves = next(
-        ((p, b["methods"]) for p, b in (report.protocols or {"paper": {"methods": report.methods}}).items()
-         if p != "sharp" and b["methods"]),
-        (None, {}),
-    )
-    if curves:
+    pname = next((p for p, b in blocks.items() if p != "sharp" and b["methods"]), None)
+    if pname is not None:
+        curves = blocks[pname]["methods"]
         fig, axes = plt.subplots(1, 2, figsize=(11, 4))
         for name, m in curves.items():
             ks = [int(k) for k in m["per_size"]]
@@ -279,8 +277,8 @@ def write_outputs(report: Report, out: Path, examples: dict) -> list[Path]:
             ax.set_ylabel(label)
             ax.grid(alpha=0.3)
         axes[0].legend(fontsize=8)
-        sizes = len(next(iter(curves.values()))["per_size"])
-        fig.suptitle(f"{report.dataset}, {pname} protocol: {report.num_images} images x {sizes} kernel sizes")
+        n = len(blocks[pname]["sizes"])
+        fig.suptitle(f"{report.dataset}, {pname} protocol: {report.num_images} images x {n} kernel sizes")
         fig.tight_layout()
         fig.savefig(out / "psnr_ssim_by_kernel.png", dpi=110)
         plt.close(fig)

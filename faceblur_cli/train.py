@@ -323,15 +323,21 @@ class Trainer:
             self.model = DistributedDataParallel(self.generator, device_ids=ids)
 
     # -- checkpoints -------------------------------------------------------------------------
-    def state(self) -> dict:
-        s = {
+    def generator_state(self) -> dict:
+        """What a release needs (:func:`weights.release_of`): step, generator weights, config, preset."""
+        return {
             "step": self.step,
             "generator": self.generator.state_dict(),
+            "generator_config": self.generator.config.to_dict(),
+            "preset": self.cfg.preset,
+        }
+
+    def state(self) -> dict:
+        s = {
+            **self.generator_state(),
             "critic": self.critic.state_dict(),
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
-            "generator_config": self.generator.config.to_dict(),
-            "preset": self.cfg.preset,
             "objective": self.objective.state_dict(),
             "torch_rng": torch.get_rng_state(),
         }
@@ -473,7 +479,7 @@ class Trainer:
                     self._append_csv("val.csv", {"step": self.step, **last})
                     self._print(f"[bold]val[/] step {self.step}: {format_val(last)}")
                     if cfg.snapshots and self.rank == 0:
-                        write_release(release_of(self.state()), self.out / "snapshots" / f"step_{self.step:07d}.pth")
+                        write_release(release_of(self.generator_state()), self.out / "snapshots" / f"step_{self.step:07d}.pth")
                 if stop is not None and stop.requested:
                     raise KeyboardInterrupt
                 if out_of_time:

@@ -306,7 +306,7 @@ def interpolate(a: str | Path, b: str | Path, alpha: float, half: bool = False) 
     return release_of(_state_of(gb, blend, step=0), half, meta={"interpolated": source})
 
 
-def convert(name_or_path: str | Path, half: bool = True) -> dict:
+def convert(name_or_path: str | Path, half: bool = False) -> dict:
     """Release blob of one generator re-stored as fp16 (``half``) or fp32, its provenance kept: how a
     fp32 snapshot (``train --snapshots``) becomes a compact bundled release."""
     g = load_generator(name_or_path)
