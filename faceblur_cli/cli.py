@@ -391,6 +391,14 @@ def train(
         "--init-from",
         help="Start the generator from these weights (checkpoint or release): fine-tune, or grow with --refine-width.",
     ),
+    ema: float = typer.Option(
+        0.0,
+        "--ema",
+        min=0.0,
+        max=0.999999,
+        help="Keep an exponential moving average of the weights with this decay (e.g. 0.999) and "
+        "validate, snapshot and export it instead of the raw weights (0: off).",
+    ),
     refine_width: Optional[int] = typer.Option(
         None, "--refine-width", min=0, help="Override the preset's refiner width (0: none)."
     ),
@@ -445,6 +453,7 @@ def train(
         device=device,
         amp=amp,
         init_from=str(init_from) if init_from else None,
+        ema=ema,
         generator_overrides={} if refine_width is None else {"refine_width": refine_width},
     )
     trainer = Trainer(cfg, resume=resume, console=out_console)

@@ -42,6 +42,7 @@ from .data import (
 )
 from .degradations import MILD_BANK_SEED_OFFSET, Degrader, get_mix
 from .device import pick_device
+from .ema import WeightEMA
 from .imageio import read_rgb
 from .kernels import PAPER_SIZES, KernelBank
 from .losses import CONTENT_LOSSES, LossWeights, VGGPerceptual
@@ -97,6 +98,7 @@ class TrainConfig:
     amp: bool = False
     generator_overrides: dict = field(default_factory=dict)
     init_from: str | None = None  # start the generator from these weights (a checkpoint or a release)
+    ema: float = 0.0  # decay of the weight average that is validated and released (0 = the raw weights)
     max_minutes: float | None = None  # stop (and save) after this wall time, whatever the step
 
     @property
@@ -198,7 +200,7 @@ def init_generator(generator: torch.nn.Module, path: str | Path) -> None:
     zero-initialised refiner (so growing a model starts from exactly the old one's output).
     """
     blob = load_checkpoint(path)
-    state = blob.get("generator") if isinstance(blob, dict) else None
+    state = (blob.get("generator_ema") or blob.get("generator")) if isinstance(blob, dict) else None
     if state is None and isinstance(blob, dict) and blob.get("format") == RELEASE_FORMAT:
         state = blob["state_dict"]
     if state is None:
@@ -311,10 +313,14 @@ class Trainer:
             vgg_path, _ = resolve(cfg.vgg_weights)
             self.perceptual = VGGPerceptual(vgg_path, cfg.vgg_layer).to(self.device)
         self.step = 0
+        saved = {}
         if resume and self.ckpt_path.exists():
-            self._load(self.ckpt_path)
+            saved = self._load(self.ckpt_path)
         elif cfg.init_from:
             init_generator(self.generator, cfg.init_from)
+        self.ema = WeightEMA(self.generator, cfg.ema) if cfg.ema else None
+        if self.ema is not None and "generator_ema" in saved:  # else it starts from the weights resumed
+            self.ema.load_state_dict(saved["generator_ema"])
         self.model = self.generator
         if self.distributed:
             from torch.nn.parallel import DistributedDataParallel
@@ -324,13 +330,22 @@ class Trainer:
 
     # -- checkpoints -------------------------------------------------------------------------
     def generator_state(self) -> dict:
-        """What a release needs (:func:`weights.release_of`): step, generator weights, config, preset."""
-        return {
+        """What a release needs (:func:`weights.release_of`): step, generator weights (and their
+        average with ``--ema``, which is what gets released), config, preset."""
+        s = {
             "step": self.step,
             "generator": self.generator.state_dict(),
             "generator_config": self.generator.config.to_dict(),
             "preset": self.cfg.preset,
         }
+        if self.ema is not None:
+            s["generator_ema"] = self.ema.state_dict()
+        return s
+
+    @property
+    def release_model(self) -> torch.nn.Module:
+        """The weights a release of this run holds: the average with ``--ema``, else the raw ones."""
+        return self.generator if self.ema is None else self.ema.model
 
     def state(self) -> dict:
         s = {
@@ -350,7 +365,7 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
             atomic_torch_save(self.state(), self.ckpt_path)
 
-    def _load(self, path: Path) -> None:
+    def _load(self, path: Path) -> dict:
         s = load_checkpoint(path)
         self.generator.load_state_dict(s["generator"])
         self.critic.load_state_dict(s["critic"])
@@ -363,6 +378,7 @@ class Trainer:
         torch.set_rng_state(s["torch_rng"])
         if "cuda_rng" in s and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(s["cuda_rng"])
+        return s
 
     def _set_lr(self) -> float:
         """Put both optimisers at the schedule's rate for the current step (the critic's scaled by
@@ -458,6 +474,8 @@ class Trainer:
                         adversarial_scale=cfg.adversarial_scale(self.step),
                         reduce_critic_grads=reduce,
                     )
+                if self.ema is not None:
+                    self.ema.update(self.generator)
                 self.step += 1
                 if self.step == start_step + 1:
                     self._print("term scales at the first step: " + scales_line(logs))
@@ -475,7 +493,7 @@ class Trainer:
                     self.save()
                 out_of_time = cfg.max_minutes is not None and time.time() - t0 > 60 * cfg.max_minutes
                 if self.val and (self.step % cfg.val_every == 0 or self.step == cfg.steps or out_of_time):
-                    last = evaluate_protocols(self.generator, self.val, self.device)
+                    last = evaluate_protocols(self.release_model, self.val, self.device)
                     self._append_csv("val.csv", {"step": self.step, **last})
                     self._print(f"[bold]val[/] step {self.step}: {format_val(last)}")
                     if cfg.snapshots and self.rank == 0:

@@ -255,13 +255,14 @@ def atomic_torch_save(obj, path: Path) -> None:
 
 
 def release_of(state: dict, half: bool = False, meta: dict | None = None) -> dict:
-    """The release blob of a training state (generator weights + embedded config + preset), fp16
-    with ``half`` (the loader upcasts to fp32). No optimiser or critic: a release is for inference."""
+    """The release blob of a training state (generator weights, their ``--ema`` average when the
+    run kept one, + embedded config + preset), fp16 with ``half`` (the loader upcasts to fp32). No
+    optimiser or critic: a release is for inference."""
     if not isinstance(state, dict) or "generator" not in state or "generator_config" not in state:
         raise WeightsError("not a faceblur training checkpoint")
     weights = {
         k: (v.half() if half and v.is_floating_point() else v.float() if v.is_floating_point() else v)
-        for k, v in state["generator"].items()
+        for k, v in state.get("generator_ema", state["generator"]).items()
     }
     return {
         "format": RELEASE_FORMAT,

@@ -1,12 +1,15 @@
 """Build the compact data pack a GPU session carries (the whole upload is capped at 64 MiB).
 
 Training faces: a seeded subset of the CelebA train split (original JPEG bytes) and all Helen train
-faces re-encoded at quality 85 (half their size). Benchmark faces: exactly the held-out faces that
+faces re-encoded at quality 75. Benchmark faces: exactly the held-out faces that
 `faceblur benchmark --num-images 200` picks, as original bytes, so numbers match a run on ../shared.
-Also the base candidate, the start of the base fine-tune. Face data is research-only: the pack is
-git-ignored and never shipped.
+The fine-tunes start from the bundled releases, which travel with the tree. Face data is
+research-only: the pack is git-ignored and never shipped.
 
-    python training/gpu/pack.py --shared ../shared --out .gpu_pack --celeba 1300
+The tracked tree is ~42 MiB (the bundled weights), so the pack must stay under ~20 MiB: the
+defaults give 18.7 MiB (1,200 + 200 benchmark CelebA faces, all 870 Helen faces, 200 of them the benchmark).
+
+    python training/gpu/pack.py --shared ../shared --out .gpu_pack
 """
 
 from __future__ import annotations
@@ -28,8 +31,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", type=Path, default=Path("../shared"))
     ap.add_argument("--out", type=Path, default=Path(".gpu_pack"))
-    ap.add_argument("--celeba", type=int, default=1300, help="CelebA training faces")
-    ap.add_argument("--helen-quality", type=int, default=85)
+    ap.add_argument("--celeba", type=int, default=1200, help="CelebA training faces")
+    ap.add_argument("--helen-quality", type=int, default=75)
     args = ap.parse_args()
     if args.out.exists():
         shutil.rmtree(args.out)
@@ -50,8 +53,6 @@ def main() -> None:
                 buf = io.BytesIO()
                 Image.open(f).convert("RGB").save(buf, "JPEG", quality=args.helen_quality)
                 (dst / f.with_suffix(".jpg").name).write_bytes(buf.getvalue())
-    cand = args.shared / "models" / "faceblur-base-candidate" / "faceblur-base-candidate.fp16.pth"
-    shutil.copyfile(cand, args.out / cand.name)
     total = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file())
     print(f"{args.out}: {total / 2**20:.1f} MiB")
 
