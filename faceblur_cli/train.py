@@ -50,7 +50,15 @@ from .metrics import detail_ratio, psnr, ssim
 from .models.critic import PatchCritic
 from .objective import DEFAULT_WEIGHTS, OBJECTIVES, Objective, gan_step
 from .models.generator import Generator, preset
-from .weights import RELEASE_FORMAT, atomic_torch_save, load_checkpoint, release_of, resolve, write_release
+from .weights import (
+    RELEASE_FORMAT,
+    atomic_torch_save,
+    load_checkpoint,
+    release_of,
+    released_weights,
+    resolve,
+    write_release,
+)
 
 #: Seeds kept apart from training so validation/benchmark blur never equals a training sample.
 VAL_KERNEL_SEED = 1_000_003
@@ -200,7 +208,7 @@ def init_generator(generator: torch.nn.Module, path: str | Path) -> None:
     zero-initialised refiner (so growing a model starts from exactly the old one's output).
     """
     blob = load_checkpoint(path)
-    state = (blob.get("generator_ema") or blob.get("generator")) if isinstance(blob, dict) else None
+    state = released_weights(blob) if isinstance(blob, dict) and "generator" in blob else None
     if state is None and isinstance(blob, dict) and blob.get("format") == RELEASE_FORMAT:
         state = blob["state_dict"]
     if state is None:

@@ -254,6 +254,11 @@ def atomic_torch_save(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def released_weights(state: dict) -> dict:
+    """The generator weights a training state releases: the ``--ema`` average when the run kept one."""
+    return state.get("generator_ema", state["generator"])
+
+
 def release_of(state: dict, half: bool = False, meta: dict | None = None) -> dict:
     """The release blob of a training state (generator weights, their ``--ema`` average when the
     run kept one, + embedded config + preset), fp16 with ``half`` (the loader upcasts to fp32). No
@@ -262,7 +267,7 @@ def release_of(state: dict, half: bool = False, meta: dict | None = None) -> dic
         raise WeightsError("not a faceblur training checkpoint")
     weights = {
         k: (v.half() if half and v.is_floating_point() else v.float() if v.is_floating_point() else v)
-        for k, v in state.get("generator_ema", state["generator"]).items()
+        for k, v in released_weights(state).items()
     }
     return {
         "format": RELEASE_FORMAT,
