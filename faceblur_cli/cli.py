@@ -135,12 +135,15 @@ def deblur(
         "auto",
         "--model",
         "-m",
-        help="auto (the GPU tier on CUDA when installed, else faceblur-lite) | a name from "
+        help="auto (faceblur-base on CUDA, faceblur-lite on a CPU) | a name from "
         "`faceblur weights list` | a .pth path.",
     ),
     backend: str = typer.Option("torch", "--backend", help="torch | onnx (needs the onnx extra)."),
-    flip_tta: bool = typer.Option(
-        False, "--flip-tta/--no-flip-tta", help="Average with a mirrored pass: sharper, 2x network time."
+    flip_tta: Optional[bool] = typer.Option(
+        None,
+        "--flip-tta/--no-flip-tta",
+        help="Average with a mirrored pass (2x network time). Default: the model's setting "
+        "(on for faceblur-base, off for faceblur-lite; `faceblur weights list`).",
     ),
     strength: float = typer.Option(
         1.0, "--strength", min=0.0, max=1.0, help="Blend input and result: 1 = full deblur, 0.5 = halfway, 0 = input."
@@ -492,7 +495,12 @@ def benchmark(
     ),
     model: List[str] = typer.Option(["default"], "--model", "-m", help="Models to test (repeatable)."),
     backend: str = typer.Option("torch", "--backend", help="torch | onnx."),
-    flip_tta: bool = typer.Option(False, "--flip-tta", help="Also score each model with the mirrored-pass ensemble."),
+    flip_tta: bool = typer.Option(
+        False,
+        "--flip-tta",
+        help="Also score each model with the mirrored-pass ensemble switched the other way from its default "
+        "(rows NAME+flip, or NAME-flip for models that run it by default).",
+    ),
     baselines: str = typer.Option(
         "blurry,wiener,rl", "--baselines", help="Comma list of blurry, wiener, rl (or none)."
     ),
@@ -540,8 +548,9 @@ def benchmark(
         eng = Deblurrer(m, device=device, backend=backend, threads=threads)
         engines[eng.model_name] = eng
         if flip_tta:
-            engines[eng.model_name + "+flip"] = Deblurrer(
-                m, device=device, backend=backend, flip_tta=True, threads=threads
+            other = not eng.flip_tta
+            engines[eng.model_name + ("+flip" if other else "-flip")] = Deblurrer(
+                m, device=device, backend=backend, flip_tta=other, threads=threads
             )
     report = bm.Report(dataset if dataset in bm.DATASETS else str(folder), len(files), list(size_list), seed)
     examples: dict = {}
@@ -646,8 +655,10 @@ def weights_list():
             if (cache_dir() / spec.name / spec.filename).exists()
             else "no"
         )
+        roles = (("default", spec.default), ("CUDA default", spec.gpu_default), ("flip TTA", spec.flip_tta))
+        roles = [r for r, on in roles if on]
         table.add_row(
-            spec.name + (" (default)" if spec.default else ""),
+            spec.name + (f" ({', '.join(roles)})" if roles else ""),
             spec.kind,
             f"{spec.size / 1e6:.1f} MB",
             spec.source_text,

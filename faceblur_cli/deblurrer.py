@@ -88,15 +88,16 @@ class Deblurrer:
         batch_size: int = 8,
         tile: int = 512,
         tile_overlap: int = 32,
-        flip_tta: bool = False,
+        flip_tta: bool | None = None,
         strength: float = 1.0,
         threads: int | None = None,
     ):
         self.threads = configure_threads(threads)
         self.device = pick_device(device)
-        self.flip_tta = flip_tta
         self.strength = check_strength(strength)
         generator = load_generator(model)
+        # None: the model's registry default (faceblur-base is measured, and shipped, with it on)
+        self.flip_tta = generator.flip_tta if flip_tta is None else bool(flip_tta)
         self.model_name, self.model_sha256 = generator.name, generator.sha256
         if backend == "torch":
             self.backend = TorchBackend(generator, self.device, half)

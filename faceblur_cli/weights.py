@@ -49,6 +49,7 @@ class WeightSpec:
     bundled: str = ""
     default: bool = False  # the CPU default (and the default everywhere without a gpu_default)
     gpu_default: bool = False  # what --model auto picks when CUDA is present
+    flip_tta: bool = False  # inference default: average with a mirrored pass (see Deblurrer._infer)
     training: str = ""
     metrics: dict = field(default_factory=dict)
 
@@ -244,6 +245,7 @@ def load_generator(name_or_path: str | Path = "default"):
     model.sha256 = sha256_of(path)
     model.preset = blob.get("preset", "")
     model.meta = dict(blob.get("meta") or {})
+    model.flip_tta = bool(spec and spec.flip_tta)  # a release file by path runs single-pass
     return model
 
 

@@ -215,3 +215,17 @@ def test_identity_network_leaves_the_photo_unchanged_in_faces_mode(photo, monkey
     monkeypatch.setattr(d, "backend", lambda batch: batch)  # a network that changes nothing
     result = d.restore(photo, "faces")
     assert result.faces and np.array_equal(result.image, photo)
+
+
+def test_flip_tta_default_is_the_models_registry_setting():
+    """faceblur-base is measured and shipped with the mirrored pass on; lite and bare files are single-pass."""
+    from faceblur_cli import Deblurrer
+    from faceblur_cli.weights import load_registry
+
+    registry = load_registry()
+    assert registry["faceblur-base"].flip_tta and not registry["faceblur-lite"].flip_tta
+    assert Deblurrer("base", device="cpu").flip_tta
+    assert not Deblurrer("base", device="cpu", flip_tta=False).flip_tta  # --no-flip-tta wins
+    assert not Deblurrer("default", device="cpu").flip_tta
+    assert Deblurrer("default", device="cpu", flip_tta=True).flip_tta
+    assert not Deblurrer(str(registry["faceblur-base"].bundled_path), device="cpu").flip_tta  # a path: as asked

@@ -169,6 +169,7 @@ def test_model_auto_picks_the_gpu_tier_only_on_cuda(tmp_path, monkeypatch):
     monkeypatch.setattr(W.torch.cuda, "is_available", lambda: True)  # mocked CUDA, default argument
     assert W.auto_model_name(reg) == "big"
     assert W.auto_model_name(W.load_registry(), cuda=False) == "faceblur-lite"
+    assert W.auto_model_name(W.load_registry(), cuda=True) == "faceblur-base"  # the bundled GPU tier
 
 
 def test_fp16_release_loads_as_fp32_and_matches(tmp_path):
