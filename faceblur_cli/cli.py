@@ -655,7 +655,7 @@ def weights_list():
             if (cache_dir() / spec.name / spec.filename).exists()
             else "no"
         )
-        roles = (("default", spec.default), ("CUDA default", spec.gpu_default), ("flip TTA", spec.flip_tta))
+        roles = (("CPU default", spec.default), ("CUDA default", spec.gpu_default), ("flip TTA", spec.flip_tta))
         roles = [r for r, on in roles if on]
         table.add_row(
             spec.name + (f" ({', '.join(roles)})" if roles else ""),

@@ -420,6 +420,7 @@ def test_weights_list_shows_results_and_publication_state(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "not yet published on the Hub" in out and "0000000" not in out
     assert "CelebA paper 13-27 px" in out  # held-out results from weights.toml
+    assert "faceblur-lite (CPU default)" in out and "faceblur-base (CUDA default, flip TTA)" in out
 
 
 def test_write_failure_names_the_output_not_the_temp_file(tmp_path, monkeypatch):
