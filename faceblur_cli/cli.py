@@ -392,7 +392,8 @@ def train(
     init_from: Optional[Path] = typer.Option(
         None,
         "--init-from",
-        help="Start the generator from these weights (checkpoint or release): fine-tune, or grow with --refine-width.",
+        help="Start the generator from these weights (checkpoint or release): fine-tune, or grow with "
+        "--refine-width / --refine-depth.",
     ),
     ema: float = typer.Option(
         0.0,
@@ -404,6 +405,12 @@ def train(
     ),
     refine_width: Optional[int] = typer.Option(
         None, "--refine-width", min=0, help="Override the preset's refiner width (0: none)."
+    ),
+    refine_depth: Optional[int] = typer.Option(
+        None,
+        "--refine-depth",
+        min=1,
+        help="Override the refiner's conv layers (preset: 3); with --init-from, layers the file lacks start as identity.",
     ),
     export: Optional[Path] = typer.Option(
         None, "--export", help="Write the release file from OUT/checkpoint.pt to this path and stop (no training)."
@@ -457,7 +464,9 @@ def train(
         amp=amp,
         init_from=str(init_from) if init_from else None,
         ema=ema,
-        generator_overrides={} if refine_width is None else {"refine_width": refine_width},
+        generator_overrides={
+            k: v for k, v in (("refine_width", refine_width), ("refine_depth", refine_depth)) if v is not None
+        },
     )
     trainer = Trainer(cfg, resume=resume, console=out_console)
     result = trainer.run()

@@ -205,7 +205,9 @@ def init_generator(generator: torch.nn.Module, path: str | Path) -> None:
     """Load generator weights from a training checkpoint or a release file, to fine-tune or grow it.
 
     Every weight in the file must fit the model; the model may have more, but only in the
-    zero-initialised refiner (so growing a model starts from exactly the old one's output).
+    refiner, and growing starts from exactly the old model's output: a new refiner's last conv
+    is zero-initialised, and refiner layers added to a trained one (``refine_depth``) start as
+    identity convs (they follow a ReLU, so their input is non-negative and passes unchanged).
     """
     blob = load_checkpoint(path)
     state = released_weights(blob) if isinstance(blob, dict) and "generator" in blob else None
@@ -222,6 +224,11 @@ def init_generator(generator: torch.nn.Module, path: str | Path) -> None:
         raise ValueError(
             f"{path}: weights do not fit this generator (missing {extra[:3]}, unexpected {unexpected[:3]})"
         )
+    if any(k.startswith("refine.") for k in state):  # a trained refiner made deeper
+        for name, layer in generator.refine.body.named_children():
+            if f"refine.body.{name}.weight" in missing:
+                torch.nn.init.dirac_(layer.weight)
+                torch.nn.init.zeros_(layer.bias)
 
 
 @torch.no_grad()

@@ -193,6 +193,29 @@ def test_init_from_grows_a_model_and_rejects_misfits(face_dir, tmp_path):
         Trainer(cfg)
 
 
+
+def test_init_from_deepens_a_trained_refiner_without_changing_its_output(tmp_path):
+    """--refine-depth with --init-from: the added refiner layers start as identity, so the grown
+    model's output equals the old one's (and the refiner really contributes to that output)."""
+    from faceblur_cli.models.generator import Generator, preset
+    from faceblur_cli.train import init_generator
+    from faceblur_cli.weights import RELEASE_FORMAT
+
+    torch.manual_seed(0)
+    small = {"width": 4, "levels": 2, "refine_width": 4, "refine_depth": 2}
+    src = Generator(preset("lite", **small)).eval()
+    torch.nn.init.normal_(src.refine.out.weight, std=0.1)  # a trained refiner: its output is not zero
+    path = tmp_path / "src.pth"
+    torch.save({"format": RELEASE_FORMAT, "state_dict": src.state_dict()}, path)
+    deep = Generator(preset("lite", **{**small, "refine_depth": 4})).eval()
+    init_generator(deep, path)
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        assert torch.allclose(deep(x), src(x), atol=1e-6)
+        torch.nn.init.zeros_(src.refine.out.weight)
+        torch.nn.init.zeros_(src.refine.out.bias)
+        assert not torch.allclose(deep(x), src(x), atol=1e-4)  # the refiner mattered
+
 def test_ema_is_released_validated_and_resumed_exactly(face_dir, tmp_path):
     """--ema: the average (not the raw weights) is what snapshots, exports and --init-from take, a
     resume restores it (not a fresh copy of the raw weights) and reaches the same average."""
