@@ -26,7 +26,7 @@ fb train $D $common --preset base --init-from $W/faceblur-base.pth --out $R/base
   --degradation-set "sharp=0.12,paper=0.25,mild=0.48,linear=0.1,defocus=0.025,gaussian=0.025,$between" \
   > $R/base-gpu2.log 2>&1 &
 # lite (issue 14): the release's shares, the between noise/JPEG
-fb train $D $common --preset lite --refine-width 32 --init-from $W/faceblur-lite.pth --out $R/lite-gpu4 \
+fb train $D $common --preset lite --refine-width 32 --refine-depth 5 --init-from $W/faceblur-lite.pth --out $R/lite-gpu4 \
   --steps $(s 5000) --lr 3e-5 --val-every 1000 --workers 6 --seed 8 --degradation-set "$between" \
   > $R/lite-gpu4.log 2>&1 &
 wait
