@@ -193,7 +193,6 @@ def test_init_from_grows_a_model_and_rejects_misfits(face_dir, tmp_path):
         Trainer(cfg)
 
 
-
 def test_init_from_deepens_a_trained_refiner_without_changing_its_output(tmp_path):
     """--refine-depth with --init-from: the added refiner layers start as identity, so the grown
     model's output equals the old one's (and the refiner really contributes to that output)."""
@@ -215,6 +214,7 @@ def test_init_from_deepens_a_trained_refiner_without_changing_its_output(tmp_pat
         torch.nn.init.zeros_(src.refine.out.weight)
         torch.nn.init.zeros_(src.refine.out.bias)
         assert not torch.allclose(deep(x), src(x), atol=1e-4)  # the refiner mattered
+
 
 def test_ema_is_released_validated_and_resumed_exactly(face_dir, tmp_path):
     """--ema: the average (not the raw weights) is what snapshots, exports and --init-from take, a
