@@ -89,7 +89,6 @@ def test_cli_run_produces_every_file(face_dir, tmp_path, shared):
     assert "sharpness" in (out / "real.json").read_text()
 
 
-
 def test_flip_tta_rows_score_the_other_setting_of_each_model(face_dir, tmp_path):
     out = tmp_path / "bench"
     args = ["benchmark", "--dataset", str(face_dir), "--all-images", "--num-images", "2", "--protocols", "sharp"]
@@ -99,6 +98,7 @@ def test_flip_tta_rows_score_the_other_setting_of_each_model(face_dir, tmp_path)
     rows = json.loads((out / "results.json").read_text())["protocols"]["sharp"]["methods"]
     assert set(rows) == {"faceblur-lite", "faceblur-lite+flip", "faceblur-base", "faceblur-base-flip"}
     assert rows["faceblur-base"] != rows["faceblur-base-flip"]
+
 
 def test_missing_dataset_says_where(tmp_path):
     r = CliRunner().invoke(app, ["benchmark", "--dataset", "helen", "--data-root", str(tmp_path)])
