@@ -3,7 +3,9 @@
 For choosing between snapshots without touching the benchmark's test faces: the hold-out is the
 10 % of ../shared's *training* folders that `faceblur train` never trains on (`data.split_files`).
 Prints gains over the blurry input (paper 13-27 px, 48 faces; mild 5-11 px, 96 faces, also per
-size; 3 px, 24 faces) and the PSNR of sharp faces passed through (24 faces).
+size; 3 px, 24 faces) and the PSNR of sharp faces passed through (24 faces), plus ``sharp_rms``: the
+median change the model makes to those sharp faces (8-bit levels), which calibrates its ``shrink_sigma``
+(faceblur_cli/shrinkage.py, weights.toml).
 
 python benchmarks/holdout_probe.py base runs/x/snapshots/step_0002100.pth [--threads 1]
 """
@@ -12,9 +14,11 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from faceblur_cli.data import gather_face_files, split_files
+from faceblur_cli.data import gather_face_files, split_files, to_tensor
+from faceblur_cli.shrinkage import correction_rms
 from faceblur_cli.train import VAL_KERNEL_SEED, _protocol_set, evaluate, validation_set
 from faceblur_cli.weights import load_generator
 
@@ -29,6 +33,13 @@ def probe_sets(data_root: Path) -> dict[str, list]:
     sets["three"] = _protocol_set(hold[3:], 24, (3,), VAL_KERNEL_SEED + 5)
     sets["sharp"] = _protocol_set(hold[1:], 24, (0,), 0)
     return sets
+
+
+@torch.no_grad()
+def sharp_rms(g: torch.nn.Module, cases: list) -> float:
+    """Median RMS change (8-bit levels) the network makes to sharp faces: its error floor."""
+    xs = [to_tensor(sharp)[None] for sharp, _, _ in cases]
+    return float(np.median([correction_rms(x.numpy(), g(x).numpy())[0] for x in xs]))
 
 
 def main() -> None:
@@ -46,6 +57,7 @@ def main() -> None:
             r = evaluate(g, cases, torch.device("cpu"))
             row[key] = round(r["psnr"] if key == "sharp" else r["psnr"] - r["blurry_psnr"], 3)
         row["mild"] = round(sum(row[f"mild{k}"] for k in MILD) / len(MILD), 3)
+        row["sharp_rms"] = round(sharp_rms(g, sets["sharp"]), 3)
         print(name, json.dumps(row), flush=True)
 
 

@@ -129,6 +129,7 @@ class Report:
     methods: dict = field(default_factory=dict)  # the paper protocol (the schema's original block)
     protocols: dict = field(default_factory=dict)  # name -> {"sizes": [...], "methods": {...}}, paper included
     real: dict | None = None
+    models: dict = field(default_factory=dict)  # name -> how it ran: sha256, flip_tta, shrink_sigma
 
     def to_json(self) -> dict:
         data = {
@@ -141,6 +142,8 @@ class Report:
         }
         if self.real is not None:
             data["real"] = self.real
+        if self.models:
+            data["models"] = self.models
         return data
 
 

@@ -145,6 +145,12 @@ def deblur(
         help="Average with a mirrored pass (2x network time). Default: the model's setting "
         "(on for faceblur-base, off for faceblur-lite; `faceblur weights list`).",
     ),
+    shrink: Optional[bool] = typer.Option(
+        None,
+        "--shrink/--no-shrink",
+        help="Damp a correction no larger than the model's error floor (near-sharp faces). Default: on for "
+        "models with a calibrated floor (`faceblur weights list`).",
+    ),
     strength: float = typer.Option(
         1.0, "--strength", min=0.0, max=1.0, help="Blend input and result: 1 = full deblur, 0.5 = halfway, 0 = input."
     ),
@@ -205,6 +211,7 @@ def deblur(
             half=half,
             batch_size=batch_size,
             flip_tta=flip_tta,
+            shrink=shrink,
             strength=strength,
             threads=threads,
         )
@@ -337,7 +344,9 @@ def train(
         "constant", "--lr-schedule", help="constant | cosine (decays to lr/100 by --steps)."
     ),
     content_weight: float = typer.Option(1.0, "--content-weight", help="Content (pixel) loss weight (paper: 1)."),
-    content_loss: str = typer.Option("mse", "--content-loss", help="Pixel loss: mse (paper) | l1 | charbonnier."),
+    content_loss: str = typer.Option(
+        "mse", "--content-loss", help="Pixel loss: mse (paper) | l1 | charbonnier | l1+mse."
+    ),
     degradation: str = typer.Option(
         "real", "--degradation", help="Degradation mix: real (default: sharp, mild, defocus, paper ...) | paper."
     ),
@@ -510,6 +519,9 @@ def benchmark(
         help="Also score each model with the mirrored-pass ensemble switched the other way from its default "
         "(rows NAME+flip, or NAME-flip for models that run it by default).",
     ),
+    shrink: Optional[bool] = typer.Option(
+        None, "--shrink/--no-shrink", help="Correction shrinkage for every model (default: each model's setting)."
+    ),
     baselines: str = typer.Option(
         "blurry,wiener,rl", "--baselines", help="Comma list of blurry, wiener, rl (or none)."
     ),
@@ -554,14 +566,18 @@ def benchmark(
     files = bm.pick_images(files, num_images, seed)
     engines = {}
     for m in model:
-        eng = Deblurrer(m, device=device, backend=backend, threads=threads)
+        eng = Deblurrer(m, device=device, backend=backend, shrink=shrink, threads=threads)
         engines[eng.model_name] = eng
         if flip_tta:
             other = not eng.flip_tta
             engines[eng.model_name + ("+flip" if other else "-flip")] = Deblurrer(
-                m, device=device, backend=backend, flip_tta=other, threads=threads
+                m, device=device, backend=backend, flip_tta=other, shrink=shrink, threads=threads
             )
     report = bm.Report(dataset if dataset in bm.DATASETS else str(folder), len(files), list(size_list), seed)
+    report.models = {  # how each row ran
+        n: {"sha256": e.model_sha256, "flip_tta": e.flip_tta, "shrink_sigma": e.shrink_sigma}
+        for n, e in engines.items()
+    }
     examples: dict = {}
     for pname in protocol_list:
         psizes = size_list if pname == "paper" else PROTOCOLS[pname]
@@ -665,7 +681,7 @@ def weights_list():
             else "no"
         )
         roles = (("CPU default", spec.default), ("CUDA default", spec.gpu_default), ("flip TTA", spec.flip_tta))
-        roles = [r for r, on in roles if on]
+        roles = [r for r, on in roles if on] + ([f"shrink sigma {spec.shrink_sigma:g}"] if spec.shrink_sigma else [])
         table.add_row(
             spec.name + (f" ({', '.join(roles)})" if roles else ""),
             spec.kind,

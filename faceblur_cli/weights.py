@@ -50,6 +50,7 @@ class WeightSpec:
     default: bool = False  # the CPU default (and the default everywhere without a gpu_default)
     gpu_default: bool = False  # what --model auto picks when CUDA is present
     flip_tta: bool = False  # inference default: average with a mirrored pass (see Deblurrer._infer)
+    shrink_sigma: float = 0.0  # the model's error floor in 8-bit levels; > 0: shrink by default (shrinkage.py)
     training: str = ""
     metrics: dict = field(default_factory=dict)
 
@@ -246,6 +247,7 @@ def load_generator(name_or_path: str | Path = "default"):
     model.preset = blob.get("preset", "")
     model.meta = dict(blob.get("meta") or {})
     model.flip_tta = bool(spec and spec.flip_tta)  # a release file by path runs single-pass
+    model.shrink_sigma = float(spec.shrink_sigma) if spec else 0.0  # ... and unshrunk
     return model
 
 

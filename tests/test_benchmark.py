@@ -95,9 +95,13 @@ def test_flip_tta_rows_score_the_other_setting_of_each_model(face_dir, tmp_path)
     args += ["--baselines", "none", "-m", "default", "-m", "base", "--flip-tta", "--device", "cpu", "--out", str(out)]
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 0, r.output
-    rows = json.loads((out / "results.json").read_text())["protocols"]["sharp"]["methods"]
+    data = json.loads((out / "results.json").read_text())
+    rows = data["protocols"]["sharp"]["methods"]
     assert set(rows) == {"faceblur-lite", "faceblur-lite+flip", "faceblur-base", "faceblur-base-flip"}
     assert rows["faceblur-base"] != rows["faceblur-base-flip"]
+    ran = data["models"]  # how each row ran, so a results.json says what it measured
+    assert ran["faceblur-lite+flip"]["flip_tta"] and not ran["faceblur-lite"]["flip_tta"]
+    assert ran["faceblur-lite"]["shrink_sigma"] > 0 and ran["faceblur-base"]["shrink_sigma"] == 0
 
 
 def test_missing_dataset_says_where(tmp_path):

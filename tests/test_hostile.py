@@ -414,13 +414,16 @@ def test_threads_follow_the_idle_cores(monkeypatch):
 
 def test_weights_list_shows_results_and_publication_state(capsys, monkeypatch):
     from faceblur_cli import cli as cli_module
+    from faceblur_cli.weights import load_registry
 
     monkeypatch.setattr(cli_module.out_console, "width", 250)
     assert cli("weights", "list") == 0
     out = capsys.readouterr().out
     assert "not yet published on the Hub" in out and "0000000" not in out
     assert "CelebA paper 13-27 px" in out  # held-out results from weights.toml
-    assert "faceblur-lite (CPU default)" in out and "faceblur-base (CUDA default, flip TTA)" in out
+    sigma = load_registry()["faceblur-lite"].shrink_sigma
+    assert f"faceblur-lite (CPU default, shrink sigma {sigma:g})" in out
+    assert "faceblur-base (CUDA default, flip TTA)" in out
 
 
 def test_write_failure_names_the_output_not_the_temp_file(tmp_path, monkeypatch):

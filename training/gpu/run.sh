@@ -27,7 +27,7 @@ fb train $D $common --preset base --init-from $W/faceblur-base.pth --out $R/base
   > $R/base-gpu2.log 2>&1 &
 # lite (issue 14): the release's depth (7 refiner convs) and shares (lite-deep7), the between noise/JPEG
 fb train $D $common --preset lite --refine-width 32 --refine-depth 7 --init-from $W/faceblur-lite.pth --out $R/lite-gpu4 \
-  --steps $(s 5000) --lr 3e-5 --val-every 1000 --workers 6 --seed 8 --degradation-set "sharp=0.08,paper=0.43,mild=0.33,linear=0.12,defocus=0.02,gaussian=0.02,$between" \
+  --steps $(s 5000) --lr 3e-5 --val-every 1000 --workers 6 --seed 8 --degradation-set "sharp=0.05,paper=0.60,mild=0.25,linear=0.08,defocus=0.01,gaussian=0.01,$between" \
   > $R/lite-gpu4.log 2>&1 &
 wait
 nvidia-smi --query-gpu=name,memory.used --format=csv 2>/dev/null
