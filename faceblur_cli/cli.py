@@ -573,11 +573,10 @@ def benchmark(
             engines[eng.model_name + ("+flip" if other else "-flip")] = Deblurrer(
                 m, device=device, backend=backend, flip_tta=other, shrink=shrink, threads=threads
             )
-    report = bm.Report(dataset if dataset in bm.DATASETS else str(folder), len(files), list(size_list), seed)
-    report.models = {  # how each row ran
-        n: {"sha256": e.model_sha256, "flip_tta": e.flip_tta, "shrink_sigma": e.shrink_sigma}
-        for n, e in engines.items()
-    }
+    ran = {n: dict(sha256=e.model_sha256, flip_tta=e.flip_tta, shrink_sigma=e.shrink_sigma) for n, e in engines.items()}
+    report = bm.Report(
+        dataset if dataset in bm.DATASETS else str(folder), len(files), list(size_list), seed, models=ran
+    )
     examples: dict = {}
     for pname in protocol_list:
         psizes = size_list if pname == "paper" else PROTOCOLS[pname]

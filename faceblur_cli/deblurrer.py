@@ -100,10 +100,10 @@ class Deblurrer:
         generator = load_generator(model)
         # None: the model's registry default (faceblur-base is measured, and shipped, with it on)
         self.flip_tta = generator.flip_tta if flip_tta is None else bool(flip_tta)
-        # None: on where the registry calibrated the model's error floor (shrinkage.py)
+        # None: on where the registry calibrated the model's error floor (shrinkage.py); 0 = off
         if shrink and not generator.shrink_sigma:
             raise ValueError(f"{generator.name} has no calibrated shrink_sigma in weights.toml: --shrink needs one")
-        self.shrink_sigma = generator.shrink_sigma if shrink is None or shrink else 0.0
+        self.shrink_sigma = 0.0 if shrink is False else generator.shrink_sigma
         self.model_name, self.model_sha256 = generator.name, generator.sha256
         if backend == "torch":
             self.backend = TorchBackend(generator, self.device, half)
