@@ -12,15 +12,26 @@ exit 2, before any work).
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from PIL import Image
 
 from .deblurrer import MODES, NO_FACE_POLICIES, Deblurrer
-from .imageio import IMAGE_EXTENSIONS, ImageError, list_images, load_image, save_image, to_pil
+from . import atomic
+from .imageio import (
+    IMAGE_EXTENSIONS,
+    UNSUPPORTED_IMAGE_EXTENSIONS,
+    ImageError,
+    load_image,
+    save_image,
+    scan_folder,
+    to_pil,
+)
 from .video import VIDEO_EXTS, is_video
 
 #: Containers that hold H.264 as written; other videos (.avi, .webm) become .mp4.
@@ -54,6 +65,8 @@ class BatchOptions:
             raise ValueError(f"--crf {self.crf}: choose 0..51 (H.264)")
         if not 0.0 <= self.smooth < 1.0:
             raise ValueError(f"--smooth {self.smooth}: choose 0 (none) up to below 1")
+        if self.skip_existing and self.overwrite:
+            raise ValueError("--skip-existing and --overwrite contradict each other; choose one")
         bad = [c for c in ("/", "\\", "\0", os.sep) if c in self.suffix]
         if bad or self.suffix in (".", ".."):
             raise ValueError(f"--suffix {self.suffix!r}: must not contain path separators")
@@ -89,19 +102,41 @@ def _check_writable(out: Path) -> None:
             return
 
 
-def plan(inp: Path, out: Path, opts: BatchOptions) -> list[tuple[Path, Path]]:
+class Jobs(list):
+    """(input, output) pairs of a planned run, plus what planning met that is not a job:
+    ``problems`` = (path, "failed" | "skipped", why), reported by :func:`run` like a file's."""
+
+    def __init__(self, pairs=(), problems=()):
+        super().__init__(pairs)
+        self.problems: list[tuple[Path, str, str]] = list(problems)
+
+
+def plan(inp: Path, out: Path, opts: BatchOptions) -> Jobs:
     """(input, output) pairs, every output checked before any work (see the module docstring)."""
     opts.validate()
-    if not inp.exists():
+    if not os.path.lexists(inp):
         raise ImageError(f"{inp}: no such file or directory")
+    if not inp.exists():
+        raise ImageError(f"{inp}: a broken link")
     mode = inp.stat().st_mode
     if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
         raise ImageError(f"{inp}: not a regular file or folder (a pipe, socket or device)")
     root = out
+    problems: list[tuple[Path, str, str]] = []
     if inp.is_file():
-        single = VIDEO_EXTS if is_video(inp) else IMAGE_EXTENSIONS
+        if atomic.is_temp(inp):
+            raise ImageError(f"{inp}: a temporary file of an unfinished faceblur run, not an input")
+        video = is_video(inp)
+        if not video and inp.suffix.lower() not in IMAGE_EXTENSIONS:
+            raise ImageError(f"{inp}: unsupported input type {inp.suffix or '(no extension)'!r}; {_readable()}")
+        single = VIDEO_EXTS if video else IMAGE_EXTENSIONS
         if out.suffix.lower() in single and not out.is_dir():
+            if video and out.suffix.lower() not in KEEP_VIDEO_EXTS:
+                raise ValueError(f"{out}: videos are written as H.264 in {', '.join(KEEP_VIDEO_EXTS)}")
             jobs, root = [(inp, out)], out.parent
+        elif out.suffix.lower() in (VIDEO_EXTS | set(IMAGE_EXTENSIONS) | set(UNSUPPORTED_IMAGE_EXTENSIONS)) and not out.is_dir():
+            what = "a video" if video else "an image"
+            raise ValueError(f"{out}: {what} cannot be written as {out.suffix}; name a {' '.join(sorted(single))} file or a folder")
         else:
             jobs = [(inp, _out_name(out, Path(inp.name), opts))]
     else:
@@ -110,20 +145,31 @@ def plan(inp: Path, out: Path, opts: BatchOptions) -> list[tuple[Path, Path]]:
         # An output folder inside the input folder is not input: otherwise each run re-processes
         # the last run's results (in/out/out/...).
         nested = out.resolve() != inp.resolve() and _is_within(out, inp)
-        media = list_images(inp, opts.recursive) + _list_videos(inp, opts.recursive)
-        files = sorted(f for f in media if not (nested and _is_within(f, out)))
-        if not files:
-            kinds = ", ".join(IMAGE_EXTENSIONS + tuple(sorted(VIDEO_EXTS)))
-            raise ImageError(f"{inp}: no images or videos found (looked for {kinds})")
+        kinds = set(IMAGE_EXTENSIONS) | VIDEO_EXTS | set(UNSUPPORTED_IMAGE_EXTENSIONS)
+        media, unreadable = scan_folder(inp, opts.recursive, kinds)
+        problems += [(p, "failed", why) for p, why in unreadable]
+        media = [f for f in media if not (nested and _is_within(f, out))]
+        problems += [
+            (f, "skipped", f"unsupported image type {f.suffix}; {_readable()}")
+            for f in media
+            if f.suffix.lower() in UNSUPPORTED_IMAGE_EXTENSIONS
+        ]
+        files = [f for f in media if f.suffix.lower() not in UNSUPPORTED_IMAGE_EXTENSIONS]
+        if not files and not problems:
+            raise ImageError(f"{inp}: no images or videos found (looked for {_readable(short=True)})")
         jobs = [(f, _out_name(out, f.relative_to(inp), opts)) for f in files]
+        if out.resolve() == inp.resolve() and opts.suffix:
+            # In place with --suffix: an input that is another input's output is a previous run's result.
+            outputs = {dst.resolve() for _, dst in jobs}
+            jobs = [(src, dst) for src, dst in jobs if src.resolve() not in outputs]
     _check_writable(root)
     _check_outputs(jobs, root, opts)
-    return jobs
+    return Jobs(jobs, problems)
 
 
-def _list_videos(root: Path, recursive: bool) -> list[Path]:
-    pattern = "**/*" if recursive else "*"
-    return [p for p in root.glob(pattern) if p.is_file() and is_video(p)]
+def _readable(short: bool = False) -> str:
+    kinds = ", ".join(IMAGE_EXTENSIONS + tuple(sorted(VIDEO_EXTS)))
+    return kinds if short else f"faceblur reads {kinds}"
 
 
 def _extras(dst: Path, opts: BatchOptions) -> list[Path]:
@@ -131,24 +177,53 @@ def _extras(dst: Path, opts: BatchOptions) -> list[Path]:
 
 
 def _check_outputs(jobs: list[tuple[Path, Path]], root: Path, opts: BatchOptions) -> None:
-    """No output is an input, escapes ``root`` or is shared by two inputs: refuse before any work."""
+    """No output is an input, escapes ``root``, is a folder, has a name too long for the disk or is
+    shared by two inputs (``--save-faces`` names included): refuse before any work."""
     inputs = {src.resolve(): src for src, _ in jobs}
     owner: dict[Path, Path] = {}
+    face_stems: dict[tuple[Path, str], Path] = {}
+    name_max = _name_max(root)
     for src, dst in jobs:
         for path in [dst, *_extras(dst, opts)]:
-            if not _is_within(path, root):
-                raise ValueError(f"{path}: outside the output folder {root} (check --suffix)")
             key = path.resolve()
-            if key in inputs:
+            if key in inputs:  # first: a link to the input is named as such, not as "outside"
                 raise ValueError(
                     f"{path}: would overwrite the input {inputs[key]}; choose another -o, --suffix or --ext"
                 )
+            if not _is_within(path.parent, root):
+                raise ValueError(f"{path}: outside the output folder {root} (check --suffix)")
+            if len(os.fsencode(path.name)) > name_max:
+                raise ValueError(f"{path.name[:40]}...: output name longer than {name_max} bytes (check --suffix)")
+            if path.is_dir() and not path.is_symlink():
+                raise ValueError(f"{path}: is a folder; it cannot be replaced by an output")
             if key in owner:
                 raise ValueError(
                     f"{owner[key]} and {src} would both be written to {path}; "
                     "use --ext auto or a different --suffix, or move one of them"
                 )
             owner[key] = src
+        if opts.save_faces:
+            face_stems[(dst.parent.resolve(), dst.stem)] = src
+    for path, src in owner.items():  # --save-faces writes NAME_faceNN.png beside each output
+        m = _FACE_NAME.match(path.name)
+        if m and (path.parent, m.group(1)) in face_stems and face_stems[(path.parent, m.group(1))] != src:
+            raise ValueError(
+                f"{path}: the output of {src} would be the --save-faces file of "
+                f"{face_stems[(path.parent, m.group(1))]}; use a different --suffix or -o"
+            )
+
+
+_FACE_NAME = re.compile(r"^(.*)_face\d{2,}\.png$")
+
+
+def _name_max(folder: Path) -> int:
+    for p in [folder, *folder.parents]:
+        if p.exists():
+            try:
+                return os.pathconf(p, "PC_NAME_MAX")
+            except (OSError, ValueError):
+                break
+    return 255
 
 
 def _out_name(out_dir: Path, rel: Path, opts: BatchOptions) -> Path:
@@ -172,6 +247,8 @@ def run(
 ) -> Summary:
     """Process (input, output) jobs from :func:`plan`; problems go into the summary, never raised per file."""
     summary = Summary()
+    for path, kind, why in getattr(jobs, "problems", []):
+        (summary.failed if kind == "failed" else summary.skipped).append((path, why))
     inputs = {src.resolve() for src, _ in jobs}
 
     def write(image, path: Path, like=None) -> Path:
@@ -182,7 +259,7 @@ def run(
     for src, dst in jobs:
         faces = 0
         try:
-            if dst.exists() and not opts.overwrite:
+            if os.path.lexists(dst) and not opts.overwrite:
                 summary.skipped.append((src, "output exists" + ("" if opts.skip_existing else " (use --overwrite)")))
                 continue
             if is_video(src):
@@ -196,6 +273,8 @@ def run(
                 summary.warnings.append(f"{src}: no face found; copied unchanged (--no-face skip)")
             elif opts.mode == "faces" and result.mode == "whole":
                 summary.warnings.append(f"{src}: no face found; deblurred the whole image (--no-face whole)")
+            if loaded.alpha is not None and dst.suffix.lower() in (".jpg", ".jpeg", ".bmp"):
+                summary.warnings.append(f"{src}: transparency dropped ({dst.suffix} has no alpha; use --ext png)")
             summary.outputs.append(write(to_pil(result.image, loaded), dst, loaded))
             if opts.compare:
                 summary.extras.append(write(_side_by_side(loaded.rgb, result.image), _extras(dst, opts)[0]))
@@ -242,12 +321,15 @@ def _run_video(deblurrer: Deblurrer, src: Path, dst: Path, opts: BatchOptions, s
             batch=deblurrer.batch_size,
             no_face=policy,
             progress=(lambda done, total: frame_progress(src, done, total)) if frame_progress else None,
+            max_pixels=Image.MAX_IMAGE_PIXELS,
+            overwrite=opts.overwrite,
         )
     except NoFaceError:
         if opts.no_face == "skip":
             summary.skipped.append((src, "no face in any frame (--no-face skip)"))
             return 0
         raise ImageError(f"{src}: no face in any frame (--no-face error)") from None
+    summary.warnings += [f"{src}: {note}" for note in report.notes]
     if report.face_frames == 0:
         summary.warnings.append(f"{src}: no face in any frame; frames copied unchanged")
     summary.outputs.append(dst)

@@ -7,6 +7,7 @@ exit non-zero; ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 from pathlib import Path
@@ -156,9 +157,11 @@ def deblur(
     ),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
     half: bool = typer.Option(False, "--half", help="fp16 inference (CUDA only)."),
-    batch_size: int = typer.Option(8, "--batch-size", min=1, help="Faces per network call."),
+    batch_size: int = typer.Option(
+        8, "--batch-size", min=1, max=256, help="Faces per network call (videos: frames held in memory)."
+    ),
     threads: Optional[int] = typer.Option(
-        None, "--threads", min=1, help="CPU threads (default: the cores not busy right now)."
+        None, "--threads", min=1, max=1024, help="CPU threads (default: the cores not busy right now)."
     ),
     recursive: bool = typer.Option(True, "--recursive/--no-recursive", help="Descend into sub-folders."),
     suffix: str = typer.Option("", "--suffix", help="Added to output file names, e.g. _sharp."),
@@ -168,7 +171,11 @@ def deblur(
     save_faces: bool = typer.Option(False, "--save-faces", help="Also write each aligned face, before|after."),
     compare: bool = typer.Option(False, "--compare", help="Also write a side-by-side before|after image."),
     max_pixels: int = typer.Option(
-        89_478_485, "--max-pixels", min=1, help="Refuse larger images (decompression bombs)."
+        89_478_485,
+        "--max-pixels",
+        min=1,
+        max=2**40,
+        help="Refuse larger images and videos with larger frames (decompression bombs); checked from the header.",
     ),
     crf: int = typer.Option(
         18, "--crf", help="Videos: H.264 quality, 0-51 (lower = better; 18 = visually lossless)."
@@ -238,8 +245,17 @@ def deblur(
 
             summary = batch.run(engine, jobs, opts, tick, frame_tick)
         _print_summary(summary, mode, engine, skip_existing)
-        if summary.failed or (summary.processed == 0 and not summary.skipped):
-            raise Exit(1)
+        raise Exit(exit_code(summary, skip_existing))
+
+
+def exit_code(summary, skip_existing: bool) -> int:
+    """0 when every input was written or deliberately skipped; 1 when a file failed, or nothing was
+    written and not everything was skipped on request (outputs that exist without --skip-existing)."""
+    if summary.failed:
+        return 1
+    if summary.processed == 0 and not (skip_existing and summary.skipped):
+        return 1
+    return 0
 
 
 def _print_summary(summary, mode: str, engine, skip_existing: bool) -> None:
@@ -348,7 +364,7 @@ def train(
         "mse", "--content-loss", help="Pixel loss: mse (paper) | l1 | charbonnier | l1+mse."
     ),
     degradation: str = typer.Option(
-        "real", "--degradation", help="Degradation mix: real (default: sharp, mild, defocus, paper ...) | paper."
+        "real", "--degradation", help="Degradation mix: real (default: sharp, mild, defocus, paper ...) | everyday (the blur phones make) | paper."
     ),
     degradation_set: str = typer.Option(
         "",
@@ -766,6 +782,26 @@ def weights_push(
     out_console.print("add to weights.toml:\n" + "\n".join(f'{k} = "{v}"' for k, v in info.items()))
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM (a scheduler, ``kill``) cleans up exactly as Ctrl-C does: temp files removed, exit 130."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main_argv(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit code; a usage error is one ``error:`` line (exit 2), not a panel."""
     try:
@@ -774,7 +810,8 @@ def main_argv(argv: list[str] | None = None) -> int:
         from click import exceptions as click_errors
 
     try:
-        rv = app(args=argv, prog_name="faceblur", standalone_mode=False)
+        with _sigterm_as_interrupt():
+            rv = app(args=argv, prog_name="faceblur", standalone_mode=False)
     except click_errors.NoArgsIsHelpError as err:
         out_console.print(err.ctx.get_help(), highlight=False, markup=False)
         return 2

@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 
 from .device import configure_threads, pick_device
-from .faces import Face, FaceDetector, alignment_matrix, center_face, paste_back, warp_face
+from .faces import Face, FaceDetector, center_face, crop_geometry, paste_back, warp_face
 from .shrinkage import shrink as shrink_correction
 from .weights import load_generator
 
@@ -93,8 +93,10 @@ class Deblurrer:
         shrink: bool | None = None,
         strength: float = 1.0,
         threads: int | None = None,
+        min_face_scale: float = 0.0,
     ):
         self.threads = configure_threads(threads)
+        self.min_face_scale = float(min_face_scale)  # faces.crop_geometry: 0 = always the 256 crop
         self.device = pick_device(device)
         self.strength = check_strength(strength)
         generator = load_generator(model)
@@ -195,25 +197,32 @@ class Deblurrer:
                 return DeblurResult(rgb.copy(), "none", timings=dict(t))
             return DeblurResult(self.whole(rgb, t), "whole", timings=dict(t))
         t0 = time.perf_counter()
-        matrices = [alignment_matrix(f.landmarks) for f in faces]
-        crops = [warp_face(rgb, m) for m in matrices]
+        geometry = [crop_geometry(f.landmarks, self.min_face_scale) for f in faces]
+        matrices = [m for m, _ in geometry]
+        crops = [warp_face(rgb, m, side) for m, side in geometry]
         t["align"] += time.perf_counter() - t0
         t0 = time.perf_counter()
         restored = self.run_network(crops)
         t["network"] += time.perf_counter() - t0
         t0 = time.perf_counter()
-        out = rgb
+        out = rgb.copy()  # one copy for all faces: each paste touches only its own box
         for c, r, m in zip(crops, restored, matrices):
-            out = paste_back(out, r, m, crop=c)
+            paste_back(out, r, m, crop=c, inplace=True)
         t["paste"] += time.perf_counter() - t0
         return DeblurResult(out, "faces", faces, crops, restored, dict(t))
 
     # -- network ------------------------------------------------------------------------------
     def run_network(self, images: list[np.ndarray]) -> list[np.ndarray]:
-        """Deblur same-sized uint8 crops, ``batch_size`` at a time."""
-        out: list[np.ndarray] = []
-        for i in range(0, len(images), self.batch_size):
-            out.extend(_from_net(self._infer(_to_net(images[i : i + self.batch_size]))))
+        """Deblur uint8 crops, ``batch_size`` at a time (crops of one size batched together), in order."""
+        out: list = [None] * len(images)
+        by_shape: dict = defaultdict(list)
+        for i, im in enumerate(images):
+            by_shape[im.shape].append(i)
+        for idx in by_shape.values():
+            for j in range(0, len(idx), self.batch_size):
+                part = idx[j : j + self.batch_size]
+                for i, r in zip(part, _from_net(self._infer(_to_net([images[i] for i in part])))):
+                    out[i] = r
         return out
 
     def _infer(self, batch: np.ndarray) -> np.ndarray:

@@ -14,7 +14,14 @@ linear     near-linear paths of 2-11 px, continuous or as 2-9 discrete "ghosts"
            (a moving face; video frames averaged over the exposure look like this)
 defocus    a disk of radius 0.6-3.5 px (missed focus)
 gaussian   Gaussian blur, sigma 0.4-1.8 px (soft lenses, upscaled video)
+shake      random trajectories of 5-17 px: the hand shake of a phone held at arm's length
+streak     straight continuous streaks of 5-17 px (a subject or a phone moving during exposure)
+disk       defocus disks 5-17 px across (a phone focused on the background)
+soft       Gaussian blur 5-17 px across (sigma = extent / 6: beauty filters, cheap lenses)
 ========== =================================================================================
+
+The last four are the **everyday** kinds (:data:`EVERYDAY_KINDS`): the ``everyday`` protocol
+draws them at fixed sizes with sensor noise and JPEG as phones apply them.
 
 Post-processing, in this order: blur in **linear light** (sRGB decoded, blurred,
 re-encoded, as a real exposure integrates light), mild **down/up-scaling**,
@@ -38,10 +45,15 @@ import numpy as np
 from .blur import ImageSpectrum, finish
 from .kernels import PAPER_SIZES, KernelBank, _splat
 
-COMPONENTS = ("sharp", "paper", "mild", "linear", "defocus", "gaussian")
+COMPONENTS = ("sharp", "paper", "mild", "linear", "defocus", "gaussian", "shake", "streak", "disk", "soft")
 MILD_SIZES: tuple[int, ...] = (3, 5, 7, 9, 11)
 #: Offset of the mild bank's seed from the paper bank's, so the two banks never share a walk.
 MILD_BANK_SEED_OFFSET = 7_919
+#: The blur phones make, each drawn at an extent of 5-17 px (:func:`everyday_kernel`).
+EVERYDAY_KINDS: tuple[str, ...] = ("shake", "streak", "disk", "soft")
+EVERYDAY_SIZES: tuple[int, ...] = tuple(range(5, 18, 2))
+#: What a phone does after the blur: read noise (sigma, 0-255) and its JPEG quality.
+EVERYDAY_NOISE, EVERYDAY_JPEG = 2.0, 90
 
 
 @dataclass(frozen=True)
@@ -94,6 +106,22 @@ MIXES: dict[str, DegradationMix] = {
         jpeg_quality=(60, 95),
         linear_light_prob=0.3,
         resize_prob=0.15,
+    ),
+    # Issue 28: the blur phones make. Half the samples are the everyday kinds at 5-17 px, the rest keep
+    # what the shipped models were measured on (paper, mild, sharp); phone-like noise, JPEG and resizing.
+    "everyday": DegradationMix(
+        shares={
+            "sharp": 0.06, "paper": 0.30, "mild": 0.14, "shake": 0.14, "streak": 0.14, "disk": 0.11,
+            "soft": 0.08, "linear": 0.03,
+        },
+        noise_max=2.5,
+        shot_prob=0.2,
+        shot_gain_max=0.3,
+        jpeg_prob=0.5,
+        jpeg_quality=(75, 95),
+        linear_light_prob=0.2,
+        resize_prob=0.12,
+        resize_scale=(0.6, 0.95),
     ),
 }
 
@@ -175,6 +203,21 @@ def gaussian_kernel(sigma: float) -> np.ndarray:
 IDENTITY = np.ones((1, 1), np.float32)
 
 
+def everyday_kernel(kind: str, size: float, rng: np.random.Generator) -> np.ndarray:
+    """A kernel of one everyday ``kind`` whose extent is ``size`` px (drawn fresh from ``rng``)."""
+    if kind == "shake":
+        from .kernels import motion_kernel
+
+        return motion_kernel(_odd(size), rng)
+    if kind == "streak":
+        return linear_kernel(float(size), rng.uniform(0, np.pi), rng.uniform(-0.05, 0.05), 0)
+    if kind == "disk":
+        return disk_kernel(size / 2)
+    if kind == "soft":
+        return gaussian_kernel(size / 6)
+    raise ValueError(f"unknown everyday kind {kind!r}; choose from {', '.join(EVERYDAY_KINDS)}")
+
+
 # -- sRGB <-> linear light -----------------------------------------------------------------------
 def srgb_to_linear(u: np.ndarray) -> np.ndarray:
     x = np.asarray(u, np.float32) / 255.0
@@ -221,6 +264,10 @@ class Degrader:
     def mild_bank(self) -> KernelBank:
         return KernelBank.generate(self.mix.mild_kernels, MILD_SIZES, self.mix.kernel_seed + MILD_BANK_SEED_OFFSET)
 
+    @cached_property
+    def shake_bank(self) -> KernelBank:
+        return KernelBank.generate(self.mix.mild_kernels, EVERYDAY_SIZES, self.mix.kernel_seed + 2 * MILD_BANK_SEED_OFFSET)
+
     def _kernel(self, component: str, rng: np.random.Generator) -> np.ndarray:
         if component == "sharp":
             return IDENTITY
@@ -235,6 +282,10 @@ class Degrader:
             return disk_kernel(rng.uniform(0.6, 3.5))
         if component == "gaussian":
             return gaussian_kernel(rng.uniform(0.4, 1.8))
+        if component == "shake":
+            return self.shake_bank.kernels[int(rng.integers(len(self.shake_bank)))]
+        if component in EVERYDAY_KINDS:
+            return everyday_kernel(component, rng.uniform(EVERYDAY_SIZES[0], EVERYDAY_SIZES[-1]), rng)
         raise ValueError(component)
 
     def draw(self, rng: np.random.Generator) -> Recipe:
@@ -291,4 +342,11 @@ def _rescale(img: np.ndarray, scale: float) -> np.ndarray:
 
 # -- evaluation protocols ------------------------------------------------------------------------
 #: Benchmark protocols: name -> kernel sizes (0 = the untouched sharp face).
-PROTOCOLS: dict[str, tuple[int, ...]] = {"paper": PAPER_SIZES, "mild": MILD_SIZES, "sharp": (0,)}
+PROTOCOLS: dict[str, tuple[int, ...]] = {"paper": PAPER_SIZES, "mild": MILD_SIZES, "sharp": (0,), "everyday": (5, 9, 13, 17)}
+
+
+def everyday_degrade(sharp_u8: np.ndarray, kind: str, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The everyday protocol's case: ``kind`` blur of ``size`` px, noise sigma 2, JPEG 90. (blurry, kernel)."""
+    kernel = everyday_kernel(kind, size, rng)
+    blurred = ImageSpectrum(sharp_u8, max(kernel.shape) | 1).blur(kernel)
+    return finish(blurred, rng, EVERYDAY_NOISE, EVERYDAY_JPEG), kernel

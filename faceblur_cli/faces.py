@@ -95,11 +95,29 @@ def alignment_matrix(landmarks: np.ndarray) -> np.ndarray:
     return matrix
 
 
-def warp_face(rgb: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """Cut the aligned FACE_SIZE x FACE_SIZE crop (reflected borders, so no black wedges)."""
-    return cv2.warpAffine(
-        rgb, matrix, (FACE_SIZE, FACE_SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
-    )
+#: Largest crop side a big face is cut at (its network time grows with the square).
+MAX_CROP_SIDE = 768
+
+
+def crop_geometry(landmarks: np.ndarray, min_scale: float = 0.0) -> tuple[np.ndarray, int]:
+    """(matrix, crop side) for one face.
+
+    A face larger than the template is normally shrunk into the 256 x 256 crop, and the network's
+    correction can then only carry the lower half of the photo's frequencies. With ``min_scale``
+    > 0 the face is never shrunk by more than that: the crop grows instead (a multiple of 32, at
+    most :data:`MAX_CROP_SIDE`), with the template scaled alike, so a large face keeps its detail.
+    """
+    matrix = alignment_matrix(landmarks)
+    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    if not min_scale or scale >= min_scale:
+        return matrix, FACE_SIZE
+    side = min(MAX_CROP_SIDE, int(np.ceil(FACE_SIZE * min_scale / scale / 32)) * 32)
+    return matrix * (side / FACE_SIZE), side
+
+
+def warp_face(rgb: np.ndarray, matrix: np.ndarray, side: int = FACE_SIZE) -> np.ndarray:
+    """Cut the aligned ``side`` x ``side`` crop (reflected borders, so no black wedges)."""
+    return cv2.warpAffine(rgb, matrix, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
 
 
 def feather_mask(size: int = FACE_SIZE, margin: int = 16) -> np.ndarray:
@@ -115,6 +133,7 @@ def paste_back(
     matrix: np.ndarray,
     mask: np.ndarray | None = None,
     crop: np.ndarray | None = None,
+    inplace: bool = False,
 ) -> np.ndarray:
     """Blend a restored aligned crop back into ``image`` through the inverse warp.
 
@@ -124,22 +143,32 @@ def paste_back(
     larger than the template is downsampled into the crop and upsampled back (on the
     real video frames that alone costs 0.5 dB); the correction carries only what the
     network changed. Pixels where the warped mask is 0 are copied from the input bit for bit.
+
+    Only the face's bounding box in ``image`` is warped and blended (memory and time scale with
+    the face, not the photo); ``inplace`` writes into ``image`` instead of a copy.
     """
     h, w = image.shape[:2]
+    out = image if inplace else image.copy()
     inverse = cv2.invertAffineTransform(matrix)
-    mask = feather_mask(restored.shape[0]) if mask is None else mask
-    if crop is None:
-        src = restored
-    else:
-        src = restored.astype(np.float32) - crop.astype(np.float32)
-    back = cv2.warpAffine(src, inverse, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
-    alpha = cv2.warpAffine(mask, inverse, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    out = image.copy()
+    mask = feather_mask(restored.shape[0], max(1, 16 * restored.shape[0] // FACE_SIZE)) if mask is None else mask
+    side = restored.shape[0]
+    corners = np.array([[0, 0, 1], [side, 0, 1], [0, side, 1], [side, side, 1]], np.float64) @ inverse.T
+    x0, y0 = (max(0, int(np.floor(v)) - 2) for v in corners.min(0))
+    x1, y1 = min(w, int(np.ceil(corners[:, 0].max())) + 2), min(h, int(np.ceil(corners[:, 1].max())) + 2)
+    if x1 <= x0 or y1 <= y0:
+        return out
+    roi = inverse.copy()
+    roi[:, 2] -= (x0, y0)  # the same warp, written into the box's own coordinates
+    size = (x1 - x0, y1 - y0)
+    src = restored if crop is None else restored.astype(np.float32) - crop.astype(np.float32)
+    back = cv2.warpAffine(src, roi, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    alpha = cv2.warpAffine(mask, roi, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    region = out[y0:y1, x0:x1]
     inside = alpha > 0
     a = alpha[inside][:, None]
     if crop is None:
-        mixed = a * back[inside] + (1 - a) * image[inside]
+        mixed = a * back[inside] + (1 - a) * region[inside]
     else:
-        mixed = image[inside] + a * back[inside]
-    out[inside] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+        mixed = region[inside] + a * back[inside]
+    region[inside] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
     return out

@@ -12,7 +12,6 @@ import io
 import os
 import re
 import stat
-import tempfile
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,8 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+from . import atomic
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -54,13 +52,51 @@ def pixel_limit(max_pixels: int):
         Image.MAX_IMAGE_PIXELS = previous
 
 
+#: Image types people have that we cannot write back: named in a folder run instead of ignored.
+UNSUPPORTED_IMAGE_EXTENSIONS = (".gif", ".avif", ".heic", ".heif", ".jxl", ".jp2", ".ico", ".psd")
+
+
+def scan_folder(
+    root: Path, recursive: bool, extensions: tuple[str, ...] | set[str]
+) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Files under ``root`` whose suffix is in ``extensions`` (sorted), and the problems met on the way:
+    (path, why) for folders that cannot be read. Linked sub-folders are followed once (a link loop is
+    not a problem, only a repeat); our own temp files are never listed."""
+    found: list[Path] = []
+    problems: list[tuple[Path, str]] = []
+    seen: set[str] = set()
+
+    def walk(folder: Path) -> None:
+        real = os.path.realpath(folder)
+        if real in seen:
+            return
+        seen.add(real)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as err:
+            problems.append((folder, f"{folder}: cannot read the folder ({err.strerror or err})"))
+            return
+        for e in entries:
+            path = Path(e.path)
+            try:
+                if e.is_dir():
+                    if recursive:
+                        walk(path)
+                elif e.is_file() and path.suffix.lower() in extensions and not atomic.is_temp(path):
+                    found.append(path)
+            except OSError as err:  # a broken link, a vanished file
+                problems.append((path, f"{path}: cannot read ({err.strerror or err})"))
+
+    walk(root)
+    return sorted(found), problems
+
+
 def list_images(root: str | Path, recursive: bool = True) -> list[Path]:
     """Image files under ``root`` (sorted, by extension), or [root] if it is a file."""
     root = Path(root)
     if root.is_file():
         return [root]
-    pattern = "**/*" if recursive else "*"
-    return sorted(p for p in root.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    return scan_folder(root, recursive, IMAGE_EXTENSIONS)[0]
 
 
 def _scale_to_8bit(arr: np.ndarray, what: str) -> tuple[np.ndarray, str]:
@@ -98,9 +134,52 @@ def _bomb_message(path: Path, err: Exception) -> str:
     return f"{path}: image too large ({size}, limit --max-pixels {limit}); raise the limit with --max-pixels"
 
 
+def tiff_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) of a TIFF's first page from its header alone (no decoder runs), or None."""
+    import struct
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+            order = {b"II": "<", b"MM": ">"}.get(head[:2])
+            if order is None:
+                return None
+            magic = struct.unpack(order + "H", head[2:4])[0]
+            if magic == 42:  # classic TIFF: 2-byte entry count, 12-byte entries, 4-byte values
+                big, offset = False, struct.unpack(order + "I", head[4:8])[0]
+            elif magic == 43:  # BigTIFF: 8-byte count, 20-byte entries
+                big, offset = True, struct.unpack(order + "Q", head[8:16])[0]
+            else:
+                return None
+            f.seek(offset)
+            n = struct.unpack(order + ("Q" if big else "H"), f.read(8 if big else 2))[0]
+            size = {}
+            for _ in range(min(n, 4096)):
+                entry = f.read(20 if big else 12)
+                if len(entry) < (20 if big else 12):
+                    break
+                tag, kind = struct.unpack(order + "HH", entry[:4])
+                if tag in (256, 257):
+                    value = entry[12:] if big else entry[8:]
+                    fmt = {3: "H", 4: "I", 16: "Q"}.get(kind)
+                    if fmt is None:
+                        return None
+                    size[tag] = struct.unpack(order + fmt, value[: struct.calcsize(fmt)])[0]
+            return (size[256], size[257]) if len(size) == 2 else None
+    except (OSError, struct.error):
+        return None
+
+
 def _load_with_opencv(path: Path) -> np.ndarray | None:
-    """Float and other TIFF layouts Pillow cannot decode (e.g. 32-bit float RGB): OpenCV reads them."""
+    """Float and other TIFF layouts Pillow cannot decode (e.g. 32-bit float RGB): OpenCV reads them,
+    but only after the header says the size is within the pixel limit (OpenCV has no bomb guard)."""
     import cv2
+
+    size = tiff_size(path)
+    if size is None:
+        return None
+    if size[0] * size[1] > (Image.MAX_IMAGE_PIXELS or float("inf")):
+        raise ImageError(_bomb_message(path, ValueError(f"({size[0] * size[1]} pixels)")))
 
     arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if arr is None:
@@ -170,6 +249,8 @@ def _load_image(path: Path) -> LoadedImage:
         notes.append(note)
     elif bits > 8:
         notes.append(f"{bits}-bit {im.mode} image scaled to 8 bits per channel")
+    if im.mode == "CMYK":
+        im = _cmyk_to_rgb(im, info, notes)
     rgb = np.asarray(im.convert("RGB")).copy()
     if "exif" in info:
         # The pixels are now upright; drop the orientation tag so viewers don't rotate again.
@@ -181,6 +262,27 @@ def _load_image(path: Path) -> LoadedImage:
         except Exception:  # unparseable EXIF: do not carry it over
             info.pop("exif")
     return LoadedImage(rgb, alpha, gray, fmt, info, [n for n in notes if n])
+
+
+def _cmyk_to_rgb(im: Image.Image, info: dict, notes: list[str]) -> Image.Image:
+    """CMYK to RGB through the file's own profile when it has one, tagged sRGB afterwards: an RGB file
+    must never carry a CMYK profile (colour-managed viewers would misread every pixel)."""
+    from PIL import ImageCms
+
+    icc = info.pop("icc_profile", None)
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+    if icc:
+        try:
+            src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            im = ImageCms.profileToProfile(im, src, srgb, outputMode="RGB")
+            notes.append("CMYK converted to sRGB through its ICC profile")
+        except (ImageCms.PyCMSError, OSError, ValueError) as err:
+            notes.append(f"CMYK ICC profile unusable ({str(err).splitlines()[0] if str(err) else 'error'}); converted without it")
+            im = im.convert("RGB")
+    else:
+        im = im.convert("RGB")
+    info["icc_profile"] = srgb.tobytes()
+    return im
 
 
 def read_rgb(path: str | Path) -> np.ndarray:
@@ -230,24 +332,17 @@ def encode_image(
 
 
 def write_atomic(data: bytes, path: str | Path, overwrite: bool = False) -> Path:
-    """Write ``data`` via a temp file in the same folder + rename; never replaces a file unless ``overwrite``."""
+    """Write ``data`` through an exclusive temp file (:mod:`.atomic`); never replaces a file unless ``overwrite``."""
     path = Path(path)
-    if path.exists() and not overwrite:
+    if os.path.lexists(path) and not overwrite:
         raise FileExistsError(f"{path}: exists (use --overwrite to replace it)")
     ensure_folder(path.parent)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix + ".part", dir=path.parent)
+        return atomic.write_bytes(data, path, overwrite)
+    except atomic.OutputExists:
+        raise
     except OSError as err:  # name the file the user asked for, not our temporary one
         raise ImageError(f"{path}: cannot write ({err.strerror or err})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def ensure_folder(folder: Path) -> None:

@@ -11,12 +11,14 @@ with one thread per physical core.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .weights import cache_dir
+from . import atomic
+from .weights import cache_dir, sha256_of
 
 INSTALL_HINT = "the ONNX backend needs onnxruntime: pip install 'faceblur[onnx]'"
 
@@ -40,31 +42,53 @@ def export_onnx(
     model = model.float().eval().cpu()
     # Odd sample sides (not multiples of the network's stride): the tracer must keep the padding path.
     dummy = torch.zeros(2, 3, sample_size, sample_size + 14)
-    tmp = out.with_name(out.name + ".part")
+    fd, tmp = atomic.make_temp(out)
+    os.close(fd)
+    try:
+        _export_quietly(model, dummy, tmp, opset)
+        graph = onnx.load(str(tmp))
+        if fp16:
+            from onnxruntime.transformers.float16 import convert_float_to_float16
+
+            graph = convert_float_to_float16(graph, keep_io_types=True)
+        onnx.checker.check_model(graph)
+        onnx.save(graph, str(tmp))
+        atomic.claim(tmp, out, overwrite=True)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
+
+
+def _export_quietly(model: torch.nn.Module, dummy: torch.Tensor, tmp: Path, opset: int) -> None:
+    """torch.onnx.export without its progress lines and FutureWarnings (faceblur prints one line itself)."""
+    import contextlib
+    import io
+    import logging
+    import warnings
+
     # Dim.DYNAMIC lets the exporter derive the constraints itself (named Dims trip over the
     # pad-to-multiple arithmetic).
     dims = {0: torch.export.Dim.DYNAMIC, 2: torch.export.Dim.DYNAMIC, 3: torch.export.Dim.DYNAMIC}
-    with torch.no_grad():
-        torch.onnx.export(
-            model,
-            (dummy,),
-            str(tmp),
-            input_names=["blurry"],
-            output_names=["sharp"],
-            opset_version=opset,
-            dynamo=True,
-            dynamic_shapes={"x": dims},
-            external_data=False,
-        )
-    graph = onnx.load(str(tmp))
-    if fp16:
-        from onnxruntime.transformers.float16 import convert_float_to_float16
-
-        graph = convert_float_to_float16(graph, keep_io_types=True)
-    onnx.checker.check_model(graph)
-    onnx.save(graph, str(tmp))
-    os.replace(tmp, out)
-    return out
+    sink = io.StringIO()
+    level = logging.getLogger("torch.onnx").level
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+    try:
+        with torch.no_grad(), warnings.catch_warnings(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                model,
+                (dummy,),
+                str(tmp),
+                input_names=["blurry"],
+                output_names=["sharp"],
+                opset_version=opset,
+                dynamo=True,
+                dynamic_shapes={"x": dims},
+                external_data=False,
+                verbose=False,
+            )
+    finally:
+        logging.getLogger("torch.onnx").setLevel(level)
 
 
 def physical_cores() -> int:
@@ -124,8 +148,15 @@ class OnnxBackend:
         """Export (once, cached by the weights' sha256) and open a session."""
         key = getattr(model, "sha256", None) or "unversioned"
         path = cache_dir() / "onnx" / f"{key[:16]}{'-fp16' if half else ''}.onnx"
-        if not path.exists():
-            export_onnx(model, path, fp16=half)
+        stamp = path.with_name(path.name + ".sha256")
+        if path.exists() and stamp.exists() and stamp.read_text().strip() == sha256_of(path):
+            return cls(path, device, threads, explicit)  # the export this process family wrote
+        if path.exists():
+            print(f"faceblur: the cached ONNX export {path} is damaged or unverified; rebuilding it", file=sys.stderr)
+        else:
+            print(f"faceblur: exporting {getattr(model, 'name', 'the model')} to ONNX once, cached at {path}", file=sys.stderr)
+        export_onnx(model, path, fp16=half)
+        atomic.write_bytes((sha256_of(path) + "\n").encode(), stamp, overwrite=True)
         return cls(path, device, threads, explicit)
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:

@@ -40,7 +40,7 @@ from .data import (
     to_tensor,
     to_uint8,
 )
-from .degradations import MILD_BANK_SEED_OFFSET, Degrader, get_mix
+from .degradations import EVERYDAY_KINDS, MILD_BANK_SEED_OFFSET, PROTOCOLS, Degrader, everyday_degrade, get_mix
 from .device import pick_device
 from .ema import WeightEMA
 from .imageio import read_rgb
@@ -198,7 +198,22 @@ def validation_sets(files: list[Path], count: int, seed: int = VAL_KERNEL_SEED) 
         "paper": validation_set(files, count, seed),
         "mild": _protocol_set(files, half, (5, 7, 9, 11), seed + MILD_BANK_SEED_OFFSET),
         "sharp": _protocol_set(files[1:], half, (0,), seed),
+        "everyday": everyday_set(files[2:], half, seed),
     }
+
+
+def everyday_set(files: list[Path], count: int, seed: int) -> list:
+    """Held-out faces blurred as phones blur them (:func:`degradations.everyday_degrade`), cycling over
+    kinds and sizes; (sharp, blurry, size) as the other validation sets."""
+    sizes = PROTOCOLS["everyday"]
+    picked = sorted(files)[:: max(1, len(files) // max(count, 1))][:count]
+    out = []
+    for i, f in enumerate(picked):
+        sharp = read_rgb(f)
+        kind, size = EVERYDAY_KINDS[i % len(EVERYDAY_KINDS)], sizes[(i // len(EVERYDAY_KINDS)) % len(sizes)]
+        blurry, _ = everyday_degrade(sharp, kind, size, np.random.default_rng([seed, i, size]))
+        out.append((sharp, blurry, size))
+    return out
 
 
 def init_generator(generator: torch.nn.Module, path: str | Path) -> None:
@@ -548,6 +563,8 @@ def format_val(v: dict) -> str:
         parts.append(f"detail {v['detail']:.2f}")
     if "mild_psnr" in v:
         parts.append(f"mild gain {v['mild_psnr'] - v['mild_blurry_psnr']:+.2f}")
+    if "everyday_psnr" in v:
+        parts.append(f"everyday gain {v['everyday_psnr'] - v['everyday_blurry_psnr']:+.2f}")
     if "sharp_psnr" in v:
         parts.append(f"sharp {v['sharp_psnr']:.2f} dB")
     return "  ".join(parts)

@@ -14,6 +14,7 @@ the restored face and the paste-back seam move smoothly with the face.
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from dataclasses import dataclass, field
@@ -23,8 +24,10 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
+from . import atomic
 from .deblurrer import MIN_DETECT_SIDE, Deblurrer, blend
 from .faces import Face, alignment_matrix, paste_back, warp_face
+from .imageio import ensure_folder
 from .yuv import Yuv420
 
 VIDEO_EXTS = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
@@ -123,10 +126,10 @@ def restore_frames(
         crops = [c for _, _, cs in pending for c in cs]
         restored = iter(deblurrer.run_network(crops) if crops else [])
         for frame, matrices, cs in pending:
-            out = frame
+            out = frame.copy() if cs else frame
             for m, c in zip(matrices, cs):
                 r = next(restored)
-                out = paste_back(out, blend(c, r, s) if s < 1 else r, m, crop=c)
+                paste_back(out, blend(c, r, s) if s < 1 else r, m, crop=c, inplace=True)
             if on_frame:
                 on_frame(len(cs))
             yield out
@@ -186,17 +189,46 @@ def probe(path: str | Path) -> dict:
 def _rotation(path: Path) -> int:
     """Display rotation of the first frame (degrees, FFmpeg's display-matrix convention)."""
     av = _av()
-    try:
-        with av.open(str(path)) as c:
-            for frame in c.decode(video=0):
-                return int(frame.rotation or 0)
-    except (av.FFmpegError, IndexError) as err:
-        raise VideoError(f"{path}: not a readable video ({_first_line(err)})") from None
+    with av.open(str(path)) as c:
+        for frame in c.decode(video=0):
+            return int(frame.rotation or 0)
     return 0
 
 
 def _first_line(err: Exception) -> str:
     return (str(err).splitlines() or [type(err).__name__])[0]
+
+
+#: Audio codecs MP4 (.mp4 .m4v) can hold; others (PCM from an .avi, ...) are re-encoded to AAC.
+MP4_AUDIO = {"aac", "mp3", "mp2", "ac3", "eac3", "alac", "opus", "flac"}
+CONTAINER = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+MIN_VIDEO_SIDE = 16
+
+
+class _AudioTranscoder:
+    """Decode one audio stream and re-encode it as AAC (when the output container cannot hold it)."""
+
+    def __init__(self, av, out, stream):
+        rate = stream.codec_context.sample_rate or 48000
+        self.out = out
+        self.stream = out.add_stream("aac", rate=rate)
+        channels = getattr(stream.codec_context, "channels", 0) or 2
+        self.stream.layout = "mono" if channels == 1 else "stereo"  # AAC here: mono or stereo
+        self.resampler = av.AudioResampler(format="fltp", layout=self.stream.layout, rate=rate)
+
+    def feed(self, packet) -> None:
+        for frame in packet.decode():
+            frame.pts = None
+            for rs in self.resampler.resample(frame):
+                for p in self.stream.encode(rs):
+                    self.out.mux(p)
+
+    def close(self) -> None:
+        for rs in self.resampler.resample(None):
+            for p in self.stream.encode(rs):
+                self.out.mux(p)
+        for p in self.stream.encode(None):
+            self.out.mux(p)
 
 
 def deblur_video(
@@ -209,56 +241,90 @@ def deblur_video(
     no_face: str = "pass",
     strength: float | None = None,
     progress: Callable[[int, int | None], None] | None = None,
+    max_pixels: int | None = None,
+    overwrite: bool = False,
 ) -> VideoReport:
     """Deblur the faces of ``src`` into ``dst`` (H.264, yuv420p, ``crf``; audio copied unchanged).
 
     ``no_face``: ``pass`` copies frames without faces unchanged; ``error`` refuses a video
     with no face at all (nothing is written). ``progress(done, total)`` is called per frame.
+    ``max_pixels`` bounds one frame's size (checked from the stream header, before decoding).
+    The result goes to an exclusive temp file and is claimed under ``dst`` at the end
+    (:mod:`.atomic`): an existing ``dst`` is never replaced unless ``overwrite``.
     """
     av = _av()
     src, dst = Path(src), Path(dst)
     if not 0 <= crf <= 51:
         raise ValueError(f"--crf must be 0..51 (H.264), got {crf}")
+    fmt = CONTAINER.get(dst.suffix.lower())
+    if fmt is None:
+        raise VideoError(f"{dst}: videos are written as H.264 in {', '.join(CONTAINER)}")
     report = VideoReport()
-    rotation = _rotation(src)
-    turns = int(round(rotation / 90)) % 4  # display = stored frame turned counter-clockwise
-    tmp = dst.with_name(f".{dst.stem}.part{dst.suffix}")
     t0 = time.perf_counter()
-    dst.parent.mkdir(parents=True, exist_ok=True)
     try:
         inp = av.open(str(src))
     except av.FFmpegError as err:
         raise VideoError(f"{src}: not a readable video ({_first_line(err)})") from None
+    tmp = None
     try:
         if not inp.streams.video:
-            raise VideoError(f"{src}: no video stream")
+            what = "audio only" if inp.streams.audio else "no streams"
+            raise VideoError(f"{src}: no video stream ({what})")
         vin = inp.streams.video[0]
+        cc = vin.codec_context
+        width, height = cc.width, cc.height
+        if max_pixels and width * height > max_pixels:
+            raise VideoError(
+                f"{src}: frames too large ({width}x{height} = {width * height:,} pixels, limit --max-pixels "
+                f"{max_pixels:,})"
+            )
+        if min(width, height) < MIN_VIDEO_SIDE:
+            raise VideoError(f"{src}: frames of {width}x{height} are too small (at least {MIN_VIDEO_SIDE} px a side)")
+        rotation = _rotation(src)
+        turns = int(round(rotation / 90)) % 4  # display = stored frame turned counter-clockwise
         vin.thread_type = "AUTO"
         total = vin.frames or None
         audio = list(inp.streams.audio)
         report.audio_streams = len(audio)
-        with av.open(str(tmp), "w") as out:
+        ensure_folder(dst.parent)
+        fd, tmp = atomic.make_temp(dst)
+        odd = width % 2 or height % 2
+        with os.fdopen(fd, "w+b") as fileobj, av.open(fileobj, "w", format=fmt) as out:
             vout = out.add_stream("libx264", rate=vin.average_rate or vin.guessed_rate or Fraction(25))
-            vout.width, vout.height = vin.codec_context.width, vin.codec_context.height
-            vout.pix_fmt = "yuv420p"
+            vout.width, vout.height = width, height
+            # libx264's 4:2:0 needs even sides; an odd-sized video keeps its size in 4:4:4.
+            vout.pix_fmt = "yuv444p" if odd else "yuv420p"
+            if odd:
+                report.notes.append(f"odd frame size {width}x{height}: written as H.264 4:4:4 (4:2:0 needs even sides)")
             vout.time_base = vout.codec_context.time_base = vin.time_base  # keep every timestamp
             vout.options = {"crf": str(crf), "preset": "medium", "rc-lookahead": "20"}
             if rotation:
                 vout.set_display_rotation(rotation)
-            aout = {a.index: out.add_stream_from_template(a) for a in audio}
-            cc = vin.codec_context
+            aout: dict = {}
+            for a in audio:
+                if fmt == "mp4" and a.codec_context.name not in MP4_AUDIO:
+                    aout[a.index] = _AudioTranscoder(av, out, a)
+                    report.notes.append(f"audio {a.codec_context.name} re-encoded to AAC ({dst.suffix} cannot hold it)")
+                else:
+                    aout[a.index] = out.add_stream_from_template(a)
             # 4:2:0 input (nearly all video): exact conversions, unchanged pixels keep their planes.
-            exact = cc.pix_fmt == "yuv420p" and cc.width % 2 == 0 and cc.height % 2 == 0
+            exact = cc.pix_fmt == "yuv420p" and not odd
             for tag in ("colorspace", "color_range", "color_primaries", "color_trc"):  # decoded as the input
                 setattr(vout.codec_context, tag, getattr(cc, tag))
             conv: dict = {}  # the stream's Yuv420, from its first frame's tags
+            last_time = [0.0]  # of the last decoded frame, to spot a truncated file
             pending: list = []  # (pts, time_base, planes, rgb) of frames not yet encoded
 
             def upright_frames() -> Iterator[np.ndarray]:
                 for packet in inp.demux(vin, *audio):
                     if packet.stream.type == "audio":
-                        if packet.dts is not None:  # the demuxer's flush packets carry no data
-                            packet.stream = aout[packet.stream.index]
+                        if packet.dts is None:  # the demuxer's flush packets carry no data
+                            continue
+                        target = aout[packet.stream.index]
+                        if isinstance(target, _AudioTranscoder):
+                            target.feed(packet)
+                        else:
+                            packet.stream = target
                             out.mux(packet)
                         continue
                     for frame in packet.decode():
@@ -269,6 +335,8 @@ def deblur_video(
                         else:
                             planes, rgb = None, frame.to_ndarray(format="rgb24")
                         pending.append((frame.pts, frame.time_base, planes, rgb))
+                        if frame.time is not None:
+                            last_time[0] = max(last_time[0], float(frame.time))
                         yield np.rot90(rgb, turns)  # faces upright for the detector
 
             def count(n: int) -> None:
@@ -289,14 +357,32 @@ def deblur_video(
                     progress(report.frames, total)
             for packet in vout.encode():
                 out.mux(packet)
+            for target in aout.values():
+                if isinstance(target, _AudioTranscoder):
+                    target.close()
         if report.frames == 0:
             raise VideoError(f"{src}: no decodable video frames")
-        os.replace(tmp, dst)
+        announced = float(vin.duration * vin.time_base) if vin.duration else (inp.duration or 0) / 1e6
+        step = 1 / float(vin.average_rate or 25)
+        if total and report.frames < total:
+            report.notes.append(f"decoded {report.frames} of the {total} frames its header announces (truncated?)")
+        elif announced and last_time[0] + 3 * step < announced:
+            report.notes.append(
+                f"decoded {report.frames} frames up to {last_time[0]:.2f} s of the {announced:.2f} s its header "
+                "announces (truncated?)"
+            )
+        atomic.claim(tmp, dst, overwrite)
     except av.FFmpegError as err:
+        if getattr(err, "errno", None) == errno.ENOSPC:
+            raise VideoError(f"{dst}: cannot write: no space left on the device") from None
         raise VideoError(f"{src}: broken or truncated video ({_first_line(err)})") from None
+    except OSError as err:
+        if isinstance(err, atomic.OutputExists):
+            raise
+        raise VideoError(f"{dst}: cannot write ({err.strerror or err})") from None
     finally:
         inp.close()
-        if tmp.exists():
-            tmp.unlink()
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
     report.seconds = time.perf_counter() - t0
     return report

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import sys
+import warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -198,12 +200,15 @@ def load_checkpoint(path: str | Path) -> dict:
         if not legacy_pickle:
             raise WeightsError(f"{path}: not a PyTorch weights file (expected a file written by torch.save)")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's legacy-format warnings name site-packages paths
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        first = str(err).splitlines()[0] if str(err) else ""
-        raise WeightsError(
-            f"{path}: refused: it holds objects that weights_only loading does not allow ({first[:160]})"
-        ) from None
+        blocked = re.search(r"GLOBAL ([\w.]+)", str(err)) or re.search(r"Unsupported operand (\d+)", str(err))
+        what = f"it would import {blocked.group(1)}" if blocked and not blocked.group(1).isdigit() else (
+            f"it uses pickle opcode {blocked.group(1)}" if blocked else "it holds more than tensors and plain data"
+        )
+        raise WeightsError(f"{path}: refused: {what} (a weights file may hold only tensors and plain data)") from None
     except Exception as err:
         first = str(err).splitlines()[0] if str(err) else ""
         raise WeightsError(f"{path}: cannot be loaded safely ({type(err).__name__}: {first[:160]})") from None
@@ -236,7 +241,9 @@ def load_generator(name_or_path: str | Path = "default"):
             f"{path}: malformed release file (no {' / '.join(missing)}); re-export it with `faceblur train --export`"
         )
     try:
-        model = Generator(GeneratorConfig.from_dict(config))
+        cfg = GeneratorConfig.from_dict(config)  # bounds checked: no huge network from a tiny file
+        _check_state_fits(cfg, state)  # keys and shapes checked on the meta device: nothing allocated
+        model = Generator(cfg)
         model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
     except Exception as err:  # unknown config keys, wrong shapes, non-tensor entries
         last = (str(err).strip().splitlines() or [""])[-1].strip()[:200]
@@ -249,6 +256,25 @@ def load_generator(name_or_path: str | Path = "default"):
     model.flip_tta = bool(spec and spec.flip_tta)  # a release file by path runs single-pass
     model.shrink_sigma = float(spec.shrink_sigma) if spec else 0.0  # ... and unshrunk
     return model
+
+
+def _check_state_fits(cfg, state: dict) -> None:
+    """Compare ``state``'s keys and shapes with the network ``cfg`` describes, built on the ``meta``
+    device (no memory), before the real network is allocated."""
+    from .models.generator import Generator
+
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in Generator(cfg).state_dict().items()}
+    bad = [k for k, v in state.items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise ValueError(f"non-tensor entries {sorted(bad)[:3]}")
+    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise ValueError(f"state_dict does not match: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    wrong = [k for k in expected if tuple(state[k].shape) != expected[k]]
+    if wrong:
+        k = wrong[0]
+        raise ValueError(f"state_dict shapes differ: {k} is {tuple(state[k].shape)}, expected {expected[k]}")
 
 
 def atomic_torch_save(obj, path: Path) -> None:

@@ -63,7 +63,7 @@ def test_paper_mix_reproduces_the_old_samples_bit_for_bit(files, paper_bank):
         assert torch.equal(old_b, new_b) and torch.equal(old_s, new_s), index
 
 
-@pytest.mark.parametrize("name", ["paper", "real"])
+@pytest.mark.parametrize("name", ["paper", "real", "everyday"])
 def test_samples_are_a_function_of_seed_and_index(files, name):
     mix = get_mix(name, paper_kernels=40, mild_kernels=20)
     a = OnTheFlyBlur(files, Degrader(mix), crop=48, seed=1)
@@ -74,19 +74,38 @@ def test_samples_are_a_function_of_seed_and_index(files, name):
     assert not torch.equal(a[5][0], OnTheFlyBlur(files, Degrader(mix), crop=48, seed=2)[5][0])
 
 
-def test_real_mix_draws_every_component_at_its_share():
-    d = Degrader(get_mix("real", paper_kernels=40, mild_kernels=20))
+@pytest.mark.parametrize("name", ["real", "everyday"])
+def test_mix_draws_every_component_at_its_share(name):
+    d = Degrader(get_mix(name, paper_kernels=40, mild_kernels=20))
     counts = Counter(d.draw(np.random.default_rng([0, i])).component for i in range(3000))
     for comp, share in d.mix.active:
         assert abs(counts[comp] / 3000 - share) < 0.03, (comp, counts)
-    assert set(counts) == set(COMPONENTS)
+    assert set(counts) == {c for c, _ in d.mix.active}
 
 
 @pytest.mark.parametrize("off", COMPONENTS)
 def test_every_component_can_be_switched_off(off):
-    d = Degrader(get_mix("real", f"{off}=0", paper_kernels=40, mild_kernels=20))
-    drawn = {d.draw(np.random.default_rng([0, i])).component for i in range(400)}
+    d = Degrader(get_mix("everyday", f"defocus=0.05,gaussian=0.05,{off}=0", paper_kernels=40, mild_kernels=20))
+    drawn = {d.draw(np.random.default_rng([0, i])).component for i in range(600)}
     assert off not in drawn and len(drawn) == len(COMPONENTS) - 1
+
+
+def test_everyday_kernels_have_their_extent():
+    from faceblur_cli.degradations import EVERYDAY_KINDS, everyday_degrade, everyday_kernel
+
+    rng = np.random.default_rng(0)
+    for kind in EVERYDAY_KINDS:
+        for size in (5, 17):
+            k = everyday_kernel(kind, size, rng)
+            assert abs(k.sum() - 1) < 1e-5 and k.min() >= 0
+            ys, xs = np.nonzero(k > k.max() * 0.05)
+            extent = max(np.ptp(ys), np.ptp(xs)) + 1
+            assert size * 0.5 <= extent <= size + 2, (kind, size, extent)
+    face = np.full((64, 64, 3), 128, np.uint8)
+    face[20:44, 20:44] = 200
+    a, _ = everyday_degrade(face, "streak", 9, np.random.default_rng(1))
+    b, _ = everyday_degrade(face, "streak", 9, np.random.default_rng(1))
+    assert np.array_equal(a, b) and not np.array_equal(a, face)
 
 
 def test_post_processing_switches_off():

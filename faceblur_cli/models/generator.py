@@ -68,7 +68,30 @@ class GeneratorConfig:
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"unknown generator config keys: {sorted(unknown)}")
-        return cls(**d)
+        cfg = cls(**d)
+        cfg.check_bounds()
+        return cfg
+
+    #: Sane bounds of every numeric field: a 1 KB file must not be able to ask for a 24 GB network.
+    BOUNDS = {
+        "width": (1, 256), "levels": (1, 6), "stage1_blocks": (0, 16), "stage2_blocks": (0, 16),
+        "recurrent_steps": (0, 8), "drdbu_blocks": (0, 16), "drdbu_growth": (1, 128),
+        "drdbu_rdb_per_block": (1, 8), "drdbu_convs": (1, 12), "res_scale": (0.0, 10.0),
+        "pixel_unshuffle": (1, 8), "refine_width": (0, 256), "refine_depth": (0, 32),
+    }
+
+    def check_bounds(self) -> None:
+        """Raise ValueError for a field of the wrong type or outside :attr:`BOUNDS`."""
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name.startswith("use_"):
+                if not isinstance(v, bool):
+                    raise ValueError(f"generator config {f.name}={v!r}: must be true or false")
+                continue
+            lo, hi = self.BOUNDS[f.name]
+            kind = float if isinstance(lo, float) else int
+            if isinstance(v, bool) or not isinstance(v, (int, float) if kind is float else int) or not lo <= v <= hi:
+                raise ValueError(f"generator config {f.name}={v!r}: must be {kind.__name__} in {lo}..{hi}")
 
     def to_dict(self) -> dict:
         return asdict(self)

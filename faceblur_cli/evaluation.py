@@ -1,0 +1,248 @@
+"""Evaluation protocols beyond the paper's aligned crops: everyday blur, and faces in whole photos.
+
+Why here and not in ``benchmark.py``: the same cases must be built identically by
+``faceblur benchmark``, by training validation and by the scripts in ``benchmarks/``, so a
+number measured in one place is the number measured in the others.
+
+* **everyday** (aligned crops): the blur phones make (:data:`~.degradations.EVERYDAY_KINDS`:
+  shake, straight streaks, defocus disks, soft Gaussian) at 5 / 9 / 13 / 17 px, then sensor
+  noise (sigma 2) and JPEG 90. Every face gets every size; the kind rotates, so each kind is
+  seen at each size. Scored per size and per kind.
+* **wild** (whole photos): a held-out face pasted (elliptical feather) into a 960 x 640
+  face-free scene at 80 / 140 / 220 px wide, the *photo* blurred at photo scale by an everyday
+  kind at 7 / 11 / 15 px, noise and JPEG; run through the whole pipeline (detect, align,
+  deblur, paste back) and scored on the face's box, so detection, resampling and paste-back
+  are measured too. Scored per face width, per blur size and per kind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from .blur import ImageSpectrum, finish
+from .degradations import EVERYDAY_JPEG, EVERYDAY_KINDS, EVERYDAY_NOISE, everyday_degrade, everyday_kernel
+from .imageio import read_rgb
+from .metrics import psnr, ssim
+
+EVERYDAY_SIZES = (5, 9, 13, 17)
+WILD_WIDTHS = (80, 140, 220)
+WILD_SIZES = (7, 11, 15)
+WILD_SHAPE = (640, 960)  # H, W
+#: Scenes without faces, from scikit-image's bundled samples (public domain / CC0; see its README).
+SCENES = ("coffee", "rocket", "stereo_motorcycle", "brick", "grass", "gravel", "hubble_deep_field", "immunohistochemistry")
+EVERYDAY_SEED = 2801
+WILD_SEED = 2802
+
+
+@dataclass
+class EverydayCase:
+    name: str
+    size: int
+    kind: str
+    sharp: np.ndarray
+    blurry: np.ndarray
+    kernel: np.ndarray
+
+
+def everyday_cases(files: list[Path], seed: int = 0, sizes: tuple[int, ...] = EVERYDAY_SIZES) -> list[EverydayCase]:
+    """Every face at every size; kind = EVERYDAY_KINDS[(face + size index) % 4]; deterministic in ``seed``."""
+    cases = []
+    for i, f in enumerate(files):
+        sharp = read_rgb(f)
+        for j, size in enumerate(sizes):
+            kind = EVERYDAY_KINDS[(i + j) % len(EVERYDAY_KINDS)]
+            blurry, kernel = everyday_degrade(sharp, kind, size, np.random.default_rng([EVERYDAY_SEED + seed, i, size]))
+            cases.append(EverydayCase(f.name, size, kind, sharp, blurry, kernel))
+    return cases
+
+
+@lru_cache(maxsize=None)
+def scene(index: int) -> np.ndarray:
+    """Face-free scene ``index`` (cycling over :data:`SCENES`), as a 960 x 640 RGB photo."""
+    import skimage.data
+
+    img = getattr(skimage.data, SCENES[index % len(SCENES)])()
+    img = img[0] if isinstance(img, tuple) else img  # stereo_motorcycle: (left, right, disparity)
+    if img.ndim == 2:
+        img = np.repeat(img[:, :, None], 3, 2)
+    img = np.ascontiguousarray(img[:, :, :3])
+    if img.dtype != np.uint8:
+        img = (255 * (img.astype(np.float64) / max(img.max(), 1))).astype(np.uint8)
+    h, w = WILD_SHAPE
+    scale = max(h / img.shape[0], w / img.shape[1])
+    img = cv2.resize(img, (int(np.ceil(img.shape[1] * scale)), int(np.ceil(img.shape[0] * scale))), interpolation=cv2.INTER_CUBIC)
+    y, x = (img.shape[0] - h) // 2, (img.shape[1] - w) // 2
+    return img[y : y + h, x : x + w].copy()
+
+
+def _ellipse_alpha(h: int, w: int) -> np.ndarray:
+    """1 inside an ellipse filling the box, feathered to 0 at its rim (a pasted face has no hard edge)."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    r = np.sqrt(((xx + 0.5 - w / 2) / (w / 2)) ** 2 + ((yy + 0.5 - h / 2) / (h / 2)) ** 2)
+    return np.clip((1.0 - r) / 0.12, 0.0, 1.0).astype(np.float32)[:, :, None]
+
+
+@dataclass
+class WildCase:
+    name: str
+    width: int  # face width in the photo, px
+    size: int  # blur extent at photo scale, px
+    kind: str
+    sharp: np.ndarray  # the whole sharp photo
+    blurry: np.ndarray  # the whole degraded photo
+    box: tuple[int, int, int, int]  # x1, y1, x2, y2 of the pasted face (scored region)
+
+    def region(self, photo: np.ndarray) -> np.ndarray:
+        x1, y1, x2, y2 = self.box
+        return photo[y1:y2, x1:x2]
+
+
+#: Face width (cheek to cheek) per eye distance: about 140 mm for 62 mm between the pupils.
+FACE_PER_EYES = 2.3
+
+
+def compose(
+    face: np.ndarray, eyes: np.ndarray, width: int, scene_rgb: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, tuple]:
+    """``face`` scaled so the face itself is ``width`` px wide (from its eye centres ``eyes``, 2 x 2),
+    its head (an ellipse 1.5 x 2 face widths, feathered) pasted at a random place in ``scene_rgb``.
+    Returns the photo and the face box (``width`` wide, 1.3 x as high, centred between eyes and mouth)."""
+    scale = width / (FACE_PER_EYES * float(np.linalg.norm(eyes[1] - eyes[0])))
+    filt = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    big = cv2.resize(face, (max(1, round(face.shape[1] * scale)), max(1, round(face.shape[0] * scale))), interpolation=filt)
+    cx, cy = (eyes[0] + eyes[1]) / 2 * scale
+    cy += 0.25 * width  # the face's centre lies below the eyes
+    hw, hh = int(0.75 * width), int(1.0 * width)  # head half-width / half-height
+    H, W = scene_rgb.shape[:2]
+    px = int(rng.integers(hw + 8, W - hw - 8))
+    py = int(rng.integers(hh + 8, max(hh + 9, H - hh - 8)))
+    photo = scene_rgb.astype(np.float32).copy()
+    # source window around the face centre, clipped to the resized face image
+    sx0, sy0 = int(round(cx)) - hw, int(round(cy)) - hh
+    x0, y0 = max(0, -sx0), max(0, -sy0)
+    x1, y1 = min(2 * hw, big.shape[1] - sx0), min(2 * hh, big.shape[0] - sy0)
+    a = _ellipse_alpha(2 * hh, 2 * hw)[y0:y1, x0:x1]
+    patch = big[sy0 + y0 : sy0 + y1, sx0 + x0 : sx0 + x1].astype(np.float32)
+    ty, tx = py - hh + y0, px - hw + x0
+    region = photo[ty : ty + (y1 - y0), tx : tx + (x1 - x0)]
+    photo[ty : ty + (y1 - y0), tx : tx + (x1 - x0)] = a * patch + (1 - a) * region
+    bh = int(round(1.3 * width))
+    box = (px - width // 2, max(0, py - bh // 2), px - width // 2 + width, min(H, py - bh // 2 + bh))
+    return np.clip(np.rint(photo), 0, 255).astype(np.uint8), box
+
+
+def wild_cases(
+    files: list[Path],
+    seed: int = 0,
+    widths: tuple[int, ...] = WILD_WIDTHS,
+    sizes: tuple[int, ...] = WILD_SIZES,
+    detector=None,
+) -> list[WildCase]:
+    """Each face at every width; blur size and kind rotate with face and width; deterministic in ``seed``.
+    Faces whose eyes the detector cannot find on the sharp file are left out."""
+    from .faces import FaceDetector
+
+    detector = detector or FaceDetector("cpu")
+    cases = []
+    for i, f in enumerate(files):
+        face = read_rgb(f)
+        found = detector.detect(face)
+        if not found:
+            continue
+        eyes = found[0].landmarks[:2]
+        for j, width in enumerate(widths):
+            rng = np.random.default_rng([WILD_SEED + seed, i, width])
+            size = sizes[(i + j) % len(sizes)]
+            kind = EVERYDAY_KINDS[(i + 2 * j) % len(EVERYDAY_KINDS)]
+            sharp, box = compose(face, eyes, width, scene(i + j), rng)
+            kernel = everyday_kernel(kind, size, rng)
+            blurred = ImageSpectrum(sharp, max(kernel.shape) | 1).blur(kernel)
+            blurry = finish(blurred, rng, EVERYDAY_NOISE, EVERYDAY_JPEG)
+            cases.append(WildCase(f.name, width, size, kind, sharp, blurry, box))
+    return cases
+
+
+def score_groups(rows: list[dict], keys: tuple[str, ...]) -> dict:
+    """Mean PSNR/SSIM overall and per value of each key in ``keys`` (e.g. size, kind, width)."""
+    out: dict = {"psnr": float(np.mean([r["psnr"] for r in rows])), "ssim": float(np.mean([r["ssim"] for r in rows]))}
+    for key in keys:
+        groups: dict = {}
+        for r in rows:
+            groups.setdefault(str(r[key]), []).append(r)
+        out[f"per_{key}"] = {
+            k: {"psnr": float(np.mean([r["psnr"] for r in v])), "ssim": float(np.mean([r["ssim"] for r in v]))}
+            for k, v in sorted(groups.items(), key=lambda kv: (len(kv[0]), kv[0]))
+        }
+    return out
+
+
+def evaluate_wild(
+    cases: list[WildCase],
+    methods: dict[str, Callable[[np.ndarray], tuple[np.ndarray, int]]],
+    progress: Callable[[], None] | None = None,
+) -> dict:
+    """Run each method (photo -> (photo, faces found)) on every case; score the face box.
+
+    Returns per method: overall PSNR/SSIM on the face regions, per width / size / kind, the share
+    of photos in which exactly the pasted face was found, and ms per photo.
+    """
+    import time
+
+    rows: dict = {m: [] for m in methods}
+    for case in cases:
+        for name, fn in methods.items():
+            t0 = time.perf_counter()
+            out, found = fn(case.blurry)
+            ms = (time.perf_counter() - t0) * 1000
+            a, b = case.region(case.sharp), case.region(out)
+            rows[name].append(
+                dict(psnr=psnr(a, b), ssim=ssim(a, b), width=case.width, size=case.size, kind=case.kind, found=found, ms=ms)
+            )
+        if progress:
+            progress()
+    result = {}
+    for name, r in rows.items():
+        result[name] = score_groups(r, ("width", "size", "kind"))
+        result[name]["found_one"] = float(np.mean([x["found"] == 1 for x in r]))
+        result[name]["ms_per_image"] = float(np.mean([x["ms"] for x in r]))
+    return result
+
+
+def evaluate_everyday(
+    cases: list[EverydayCase], methods: dict[str, Callable[[np.ndarray], np.ndarray]], progress=None
+) -> dict:
+    """Aligned everyday cases: overall, per size and per kind PSNR/SSIM, and ms per face."""
+    import time
+
+    from .metrics import detail_ratio
+
+    rows: dict = {m: [] for m in methods}
+    for case in cases:
+        for name, fn in methods.items():
+            t0 = time.perf_counter()
+            out = fn(case.blurry)
+            ms = (time.perf_counter() - t0) * 1000
+            rows[name].append(
+                dict(
+                    psnr=psnr(case.sharp, out),
+                    ssim=ssim(case.sharp, out),
+                    detail=detail_ratio(case.sharp, out),
+                    size=case.size,
+                    kind=case.kind,
+                    ms=ms,
+                )
+            )
+        if progress:
+            progress()
+    result = {}
+    for name, r in rows.items():
+        result[name] = score_groups(r, ("size", "kind"))
+        result[name]["detail"] = float(np.mean([x["detail"] for x in r]))
+        result[name]["ms_per_image"] = float(np.mean([x["ms"] for x in r]))
+    return result
