@@ -15,7 +15,7 @@ import torch
 from faceblur_cli.benchmark import pick_images
 from faceblur_cli.data import split_files
 from faceblur_cli.deblurrer import Deblurrer
-from faceblur_cli.evaluation import evaluate_everyday, evaluate_wild, everyday_cases, wild_cases
+from faceblur_cli.evaluation import evaluate_everyday, evaluate_wild, everyday_cases, wild_cases, wild_methods
 from faceblur_cli.imageio import list_images
 
 
@@ -54,17 +54,15 @@ def main() -> None:
         for m in args.model or ["default"]:
             engines[f"{m}@{sc:g}"] = Deblurrer(m, device="cpu", threads=args.threads, min_face_scale=sc)
     ev = [] if args.no_everyday else everyday_cases(files)
-    methods = {"blurry": lambda x: x, **{n: (lambda e: lambda x: e.whole(x))(e) for n, e in engines.items()}}
+    methods = {"blurry": lambda c: c.blurry, **{n: (lambda e: lambda c: e.whole(c.blurry))(e) for n, e in engines.items()}}
     res = evaluate_everyday(ev, methods) if ev else {}
     for n, b in res.items():
         print("everyday", n, json.dumps(summary(b, ("size", "kind"))), flush=True)
     if args.wild:
         wc = wild_cases(files)
-        methods = {"blurry": lambda x: (x, 0)}
-        for n, e in engines.items():
-            methods[n] = (lambda e: lambda x: (lambda r: (r.image, len(r.faces)))(e.restore(x, "faces", no_face="skip")))(e)
-            if args.whole:
-                methods[n + "/whole"] = (lambda e: lambda x: (lambda r: (r.image, len(r.faces)))(e.restore(x, "whole")))(e)
+        methods = wild_methods(engines)
+        if not args.whole:
+            methods = {k: v for k, v in methods.items() if not k.endswith("/whole")}
         res = evaluate_wild(wc, methods)
         for n, b in res.items():
             print("wild", n, json.dumps({**summary(b, ("width", "size", "kind")), "found": round(b["found_one"], 2)}), flush=True)

@@ -194,6 +194,29 @@ def evaluate(
     return result
 
 
+def everyday_block(files: list[Path], engines: dict, baselines: list[str], seed: int, progress=None) -> dict:
+    """The everyday protocol (:mod:`.evaluation`): blurry, the oracles given the true kernel, each engine."""
+    from .evaluation import evaluate_everyday, everyday_cases
+
+    methods: dict = {}
+    if "blurry" in baselines:
+        methods["blurry"] = lambda c: c.blurry
+    if "wiener" in baselines:
+        methods["wiener_oracle"] = lambda c: wiener_oracle(c.blurry, c.kernel)
+    if "rl" in baselines:
+        methods["rl_oracle"] = lambda c: rl_oracle(c.blurry, c.kernel)
+    for name, eng in engines.items():
+        methods[name] = (lambda e: lambda c: e.whole(c.blurry))(eng)
+    return evaluate_everyday(everyday_cases(files, seed), methods, progress)
+
+
+def wild_block(files: list[Path], engines: dict, seed: int, progress=None) -> dict:
+    """The in-the-wild protocol (:mod:`.evaluation`): whole photos, detect + paste back, and ``--whole``."""
+    from .evaluation import evaluate_wild, wild_cases, wild_methods
+
+    return evaluate_wild(wild_cases(files, seed), wild_methods(engines), progress)
+
+
 def validate_report(data: dict) -> None:
     """Raise ValueError if ``data`` does not follow the results.json schema (other tools rely on it)."""
 
@@ -254,8 +277,10 @@ def write_outputs(report: Report, out: Path, examples: dict) -> list[Path]:
         blank = [""] * len(extra)
         for pname, block in blocks.items():
             for name, m in block["methods"].items():
-                for k, v in m["per_size"].items():
-                    w.writerow([pname, name, k, f"{v['psnr']:.4f}", f"{v['ssim']:.5f}", "", *blank])
+                for group in ("per_size", "per_kind", "per_width"):  # kinds and widths as "kind:disk", "width:80"
+                    for k, v in m.get(group, {}).items():
+                        label = k if group == "per_size" else f"{group[4:]}:{k}"
+                        w.writerow([pname, name, label, f"{v['psnr']:.4f}", f"{v['ssim']:.5f}", "", *blank])
                 overall = [f"{m[k]:.4f}" if k in m else "" for k in extra]
                 w.writerow(
                     [pname, name, "all", f"{m['psnr']:.4f}", f"{m['ssim']:.5f}", f"{m['ms_per_image']:.2f}", *overall]
@@ -267,7 +292,7 @@ def write_outputs(report: Report, out: Path, examples: dict) -> list[Path]:
     written.append(out / "results.csv")
     # The paper protocol's curves, else the first other blur protocol's; a run of only the sharp
     # protocol has no per-size curve to draw (and writes no empty figure).
-    pname = next((p for p, b in blocks.items() if p != "sharp" and b["methods"]), None)
+    pname = next((p for p, b in blocks.items() if p not in ("sharp", "wild") and b["methods"]), None)
     if pname is not None:
         curves = blocks[pname]["methods"]
         fig, axes = plt.subplots(1, 2, figsize=(11, 4))

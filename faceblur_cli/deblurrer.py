@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 
 from .device import configure_threads, pick_device
-from .faces import Face, FaceDetector, center_face, crop_geometry, paste_back, warp_face
+from .faces import Face, FaceDetector, FaceVerifier, center_face, crop_geometry, paste_back, warp_face
 from .shrinkage import shrink as shrink_correction
 from .weights import load_generator
 
@@ -31,7 +31,7 @@ MODES = ("faces", "aligned", "whole")
 #: Images smaller than this are mirror-padded to it before the network (its deepest level must
 #: keep more than one pixel per side for InstanceNorm) and cropped back.
 MIN_NET_SIDE = 64
-MIN_DETECT_SIDE = 32
+MIN_DETECT_SIDE = 32  # no face fits in a thumbnail smaller than the detector's smallest anchor
 NO_FACE_POLICIES = ("whole", "skip", "error")
 
 
@@ -93,10 +93,11 @@ class Deblurrer:
         shrink: bool | None = None,
         strength: float = 1.0,
         threads: int | None = None,
-        min_face_scale: float = 0.0,
+        min_face_scale: float = 1.0,
+        verify_faces: bool = True,
     ):
         self.threads = configure_threads(threads)
-        self.min_face_scale = float(min_face_scale)  # faces.crop_geometry: 0 = always the 256 crop
+        self.min_face_scale = float(min_face_scale)  # faces.crop_geometry: 1 = never shrink a face; 0 = always 256
         self.device = pick_device(device)
         self.strength = check_strength(strength)
         generator = load_generator(model)
@@ -119,12 +120,26 @@ class Deblurrer:
             raise ValueError(f"unknown backend {backend!r} (torch or onnx)")
         self.batch_size, self.tile, self.overlap = batch_size, tile, tile_overlap
         self._detector: FaceDetector | None = None
+        self._verifier: FaceVerifier | None = None
+        self.verify_faces = verify_faces
 
     @property
     def detector(self) -> FaceDetector:
-        if self._detector is None:  # lazy: aligned/whole modes never pay for it
+        if self._detector is None:  # lazy: aligned mode never pays for it
             self._detector = FaceDetector(self.device)
         return self._detector
+
+    def detect(self, rgb: np.ndarray) -> list[Face]:
+        """Faces in ``rgb``: RetinaFace, then implausible detections (a cat's face) rejected by a
+        second detector (:class:`~faceblur_cli.faces.FaceVerifier`); none in a thumbnail too small to hold one."""
+        if min(rgb.shape[:2]) < MIN_DETECT_SIDE:
+            return []
+        faces = self.detector.detect(rgb)
+        if faces and self.verify_faces:
+            if self._verifier is None:
+                self._verifier = FaceVerifier()
+            faces = self._verifier.keep(rgb, faces)
+        return faces
 
     # -- public API --------------------------------------------------------------------------
     def deblur(
@@ -182,20 +197,29 @@ class Deblurrer:
         t: dict = defaultdict(float)
         if mode == "aligned":
             return DeblurResult(self.whole(rgb, t), "aligned", timings=dict(t))
-        if mode == "whole":
-            return DeblurResult(self.whole(rgb, t), "whole", timings=dict(t))
         t0 = time.perf_counter()
-        # No face fits in a thumbnail smaller than the detector's smallest anchor: skip the detector.
-        faces = self.detector.detect(rgb) if min(rgb.shape[:2]) >= MIN_DETECT_SIDE else []
+        faces = self.detect(rgb)
         if only_center_face:
             faces = center_face(faces, rgb.shape)
         t["detect"] += time.perf_counter() - t0
+        if mode == "whole":  # the frame tiled, then its faces through the aligned path on top
+            return self._faces(rgb, faces, t, self.whole(rgb, t), "whole")
         if not faces:
             if no_face == "error":
                 raise NoFaceError("no face found")
             if no_face == "skip":
                 return DeblurResult(rgb.copy(), "none", timings=dict(t))
             return DeblurResult(self.whole(rgb, t), "whole", timings=dict(t))
+        return self._faces(rgb, faces, t)
+
+    def _faces(
+        self, rgb: np.ndarray, faces: list[Face], t: dict, base: np.ndarray | None = None, mode: str = "faces"
+    ) -> DeblurResult:
+        """Align, deblur and paste back ``faces``; over ``base`` (the tiled frame of ``--whole``) if given.
+
+        Faces in ``--whole`` go through the aligned path too: the network over an unaligned face at
+        another scale smears its features, so the frame's rest comes from the tiles, each face from
+        its aligned crop, blended by the same feathered mask."""
         t0 = time.perf_counter()
         geometry = [crop_geometry(f.landmarks, self.min_face_scale) for f in faces]
         matrices = [m for m, _ in geometry]
@@ -205,11 +229,11 @@ class Deblurrer:
         restored = self.run_network(crops)
         t["network"] += time.perf_counter() - t0
         t0 = time.perf_counter()
-        out = rgb.copy()  # one copy for all faces: each paste touches only its own box
+        out = rgb.copy() if base is None else base  # one copy for all faces: each paste touches its own box
         for c, r, m in zip(crops, restored, matrices):
-            paste_back(out, r, m, crop=c, inplace=True)
+            paste_back(out, r, m, crop=c, inplace=True, original=None if base is None else rgb)
         t["paste"] += time.perf_counter() - t0
-        return DeblurResult(out, "faces", faces, crops, restored, dict(t))
+        return DeblurResult(out, mode, faces, crops, restored, dict(t))
 
     # -- network ------------------------------------------------------------------------------
     def run_network(self, images: list[np.ndarray]) -> list[np.ndarray]:

@@ -342,7 +342,14 @@ def _rescale(img: np.ndarray, scale: float) -> np.ndarray:
 
 # -- evaluation protocols ------------------------------------------------------------------------
 #: Benchmark protocols: name -> kernel sizes (0 = the untouched sharp face).
-PROTOCOLS: dict[str, tuple[int, ...]] = {"paper": PAPER_SIZES, "mild": MILD_SIZES, "sharp": (0,), "everyday": (5, 9, 13, 17)}
+#: ``everyday`` and ``wild`` are built by :mod:`faceblur_cli.evaluation` (kinds, noise, JPEG; whole photos).
+PROTOCOLS: dict[str, tuple[int, ...]] = {
+    "paper": PAPER_SIZES,
+    "mild": MILD_SIZES,
+    "sharp": (0,),
+    "everyday": (5, 9, 13, 17),
+    "wild": (7, 11, 15),
+}
 
 
 def everyday_degrade(sharp_u8: np.ndarray, kind: str, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

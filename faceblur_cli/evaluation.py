@@ -26,13 +26,13 @@ import cv2
 import numpy as np
 
 from .blur import ImageSpectrum, finish
-from .degradations import EVERYDAY_JPEG, EVERYDAY_KINDS, EVERYDAY_NOISE, everyday_degrade, everyday_kernel
+from .degradations import EVERYDAY_JPEG, EVERYDAY_KINDS, EVERYDAY_NOISE, PROTOCOLS, everyday_degrade, everyday_kernel
 from .imageio import read_rgb
 from .metrics import psnr, ssim
 
-EVERYDAY_SIZES = (5, 9, 13, 17)
+EVERYDAY_SIZES = PROTOCOLS["everyday"]
 WILD_WIDTHS = (80, 140, 220)
-WILD_SIZES = (7, 11, 15)
+WILD_SIZES = PROTOCOLS["wild"]
 WILD_SHAPE = (640, 960)  # H, W
 #: Scenes without faces, from scikit-image's bundled samples (public domain / CC0; see its README).
 SCENES = ("coffee", "rocket", "stereo_motorcycle", "brick", "grass", "gravel", "hubble_deep_field", "immunohistochemistry")
@@ -214,10 +214,9 @@ def evaluate_wild(
     return result
 
 
-def evaluate_everyday(
-    cases: list[EverydayCase], methods: dict[str, Callable[[np.ndarray], np.ndarray]], progress=None
-) -> dict:
-    """Aligned everyday cases: overall, per size and per kind PSNR/SSIM, and ms per face."""
+def evaluate_everyday(cases: list[EverydayCase], methods: dict[str, Callable[[EverydayCase], np.ndarray]], progress=None) -> dict:
+    """Aligned everyday cases (methods take the case: oracles need its kernel): overall, per size and
+    per kind PSNR/SSIM, detail ratio, ms per face."""
     import time
 
     from .metrics import detail_ratio
@@ -226,7 +225,7 @@ def evaluate_everyday(
     for case in cases:
         for name, fn in methods.items():
             t0 = time.perf_counter()
-            out = fn(case.blurry)
+            out = fn(case)
             ms = (time.perf_counter() - t0) * 1000
             rows[name].append(
                 dict(
@@ -246,3 +245,16 @@ def evaluate_everyday(
         result[name]["detail"] = float(np.mean([x["detail"] for x in r]))
         result[name]["ms_per_image"] = float(np.mean([x["ms"] for x in r]))
     return result
+
+
+def wild_methods(engines: dict) -> dict[str, Callable[[np.ndarray], tuple[np.ndarray, int]]]:
+    """The wild protocol's rows: the blurry photo, each engine in face mode (NAME) and in ``--whole`` (NAME/whole)."""
+    methods: dict = {"blurry": lambda x: (x, 0)}
+    for name, e in engines.items():
+        for mode, label in (("faces", name), ("whole", f"{name}/whole")):
+            def run(x, e=e, mode=mode):
+                r = e.restore(x, mode, no_face="skip")
+                return r.image, len(r.faces)
+
+            methods[label] = run
+    return methods

@@ -25,7 +25,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from . import atomic
-from .deblurrer import MIN_DETECT_SIDE, Deblurrer, blend
+from .deblurrer import Deblurrer, blend
 from .faces import Face, alignment_matrix, paste_back, warp_face
 from .imageio import ensure_folder
 from .yuv import Yuv420
@@ -136,7 +136,7 @@ def restore_frames(
         pending.clear()
 
     for frame in frames:
-        faces = deblurrer.detector.detect(frame) if min(frame.shape[:2]) >= MIN_DETECT_SIDE else []
+        faces = deblurrer.detect(frame)
         matrices = [alignment_matrix(lm) for lm in tracker.update(faces)]
         seen_face = seen_face or bool(matrices)
         pending.append((frame, matrices, [warp_face(frame, m) for m in matrices]))
