@@ -129,6 +129,8 @@ def plan(inp: Path, out: Path, opts: BatchOptions) -> Jobs:
         video = is_video(inp)
         if not video and inp.suffix.lower() not in IMAGE_EXTENSIONS:
             raise ImageError(f"{inp}: unsupported input type {inp.suffix or '(no extension)'!r}; {_readable()}")
+        if video and opts.compare:
+            raise ValueError(f"{inp}: --compare writes a side-by-side image; it is not made for videos")
         single = VIDEO_EXTS if video else IMAGE_EXTENSIONS
         if out.suffix.lower() in single and not out.is_dir():
             if video and out.suffix.lower() not in KEEP_VIDEO_EXTS:
@@ -165,6 +167,41 @@ def plan(inp: Path, out: Path, opts: BatchOptions) -> Jobs:
     _check_writable(root)
     _check_outputs(jobs, root, opts)
     return Jobs(jobs, problems)
+
+
+def expand(inputs: list[Path]) -> list[Path]:
+    """Inputs as given, with glob patterns the shell did not expand (quoted, or on Windows) expanded."""
+    import glob
+
+    out: list[Path] = []
+    for p in inputs:
+        if not os.path.lexists(p) and glob.has_magic(str(p)):
+            matches = sorted(glob.glob(str(p), recursive=True))
+            if not matches:
+                raise ImageError(f"{p}: no file matches the pattern")
+            out += [Path(m) for m in matches]
+        else:
+            out.append(Path(p))
+    return out
+
+
+def plan_many(inputs: list[Path], out: Path, opts: BatchOptions) -> Jobs:
+    """:func:`plan` for several inputs (files, folders, globs): each file goes to ``out/NAME``, each
+    folder to ``out/FOLDER/...``; collisions across inputs are refused like those within one."""
+    inputs = expand(list(inputs))
+    if len(inputs) == 1:
+        return plan(inputs[0], out, opts)
+    if out.exists() and not out.is_dir():
+        raise ImageError(f"{out}: is a file; several inputs need an output folder")
+    if not out.exists() and out.suffix.lower() in (set(IMAGE_EXTENSIONS) | VIDEO_EXTS):
+        raise ValueError(f"{out}: several inputs need an output folder, not a {out.suffix} file")
+    jobs = Jobs()
+    for inp in inputs:
+        part = plan(inp, out / inp.resolve().name if inp.is_dir() else out, opts)
+        jobs.extend(part)
+        jobs.problems += part.problems
+    _check_outputs(jobs, out, opts)
+    return jobs
 
 
 def _readable(short: bool = False) -> str:
@@ -263,6 +300,8 @@ def run(
                 summary.skipped.append((src, "output exists" + ("" if opts.skip_existing else " (use --overwrite)")))
                 continue
             if is_video(src):
+                if opts.compare:
+                    summary.warnings.append(f"{src}: no --compare image for a video")
                 faces = _run_video(deblurrer, src, dst, opts, summary, frame_progress)
                 continue
             loaded = load_image(src)

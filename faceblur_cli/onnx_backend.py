@@ -18,9 +18,10 @@ import numpy as np
 import torch
 
 from . import atomic
+from .extras import install_hint
 from .weights import cache_dir, sha256_of
 
-INSTALL_HINT = "the ONNX backend needs onnxruntime: pip install 'faceblur[onnx]'"
+INSTALL_HINT = f"the ONNX backend needs onnxruntime: {install_hint('onnx')}"
 
 
 def _require(module: str):
@@ -129,7 +130,7 @@ class OnnxBackend:
             if "CUDAExecutionProvider" in available:
                 providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
             elif explicit:  # --device cuda asked for it by name: say so, do not guess
-                raise RuntimeError("onnxruntime has no CUDAExecutionProvider here: pip install 'faceblur[onnx-gpu]'")
+                raise RuntimeError(f"onnxruntime has no CUDAExecutionProvider here: {install_hint('onnx-gpu')}")
             else:  # --device auto found CUDA, but this onnxruntime is the CPU build: run on the CPU
                 self.note = "onnxruntime has no CUDA provider here (CPU build): running ONNX on the CPU"
         self.session = ort.InferenceSession(str(path), opts, providers=providers)

@@ -25,6 +25,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from . import atomic
+from .extras import install_hint
 from .deblurrer import Deblurrer, blend
 from .faces import Face, alignment_matrix, paste_back, warp_face
 from .imageio import ensure_folder
@@ -46,7 +47,7 @@ def _av():
     try:
         import av
     except ImportError:
-        raise VideoError("video needs PyAV: pip install 'faceblur[video]'") from None
+        raise VideoError(f"video needs PyAV: {install_hint('video')}") from None
     return av
 
 

@@ -144,7 +144,11 @@ def resolve(name_or_path: str | Path, registry: dict[str, WeightSpec] | None = N
         path = Path(name).expanduser()
         if path.is_file():
             return path, None
-        raise WeightsError(f"{name}: neither a file nor a known model (known: {', '.join(sorted(registry))})")
+        models = [n.removeprefix("faceblur-") for n, sp in registry.items() if sp.kind == "generator"]
+        raise WeightsError(
+            f"{name}: neither a file nor a known model; choose auto, {', '.join(models)} "
+            "(or their full names, `faceblur weights list`) or a .pth path"
+        )
     spec = registry[name]
     cached = cache_dir() / spec.name / spec.filename
     if cached.is_file():

@@ -443,4 +443,4 @@ def test_write_failure_names_the_output_not_the_temp_file(tmp_path, monkeypatch)
 def test_help_names_one_input(capsys):
     assert cli("deblur", "--help") == 0
     out = capsys.readouterr().out
-    assert "faceblur deblur [OPTIONS] INPUT" in out and "{" not in out
+    assert "faceblur deblur [OPTIONS] INPUT..." in out and "{" not in out

@@ -477,3 +477,52 @@ def test_pickle_refusal_names_what_was_blocked(tmp_path):
     with pytest.raises(WeightsError, match=r"would import (posix|os)\.system") as err:
         load_checkpoint(path)
     assert "weights_only" not in str(err.value) and "site-packages" not in str(err.value)
+
+
+# issue 30's new-user frictions ------------------------------------------------------------------------
+def test_several_inputs_and_globs(example_photo, tmp_path, capsys):
+    d = tmp_path / "in"
+    (d / "sub").mkdir(parents=True)
+    for name in ("a.jpg", "b.jpg", "sub/c.png"):
+        Image.open(example_photo).resize((80, 80)).save(d / name)
+    out = tmp_path / "out"
+    assert cli("deblur", d / "a.jpg", d / "b.jpg", d / "sub", "-o", out, "--aligned") == 0
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.*")) == ["a.jpg", "b.jpg", "sub/c.png"]
+    out2 = tmp_path / "out2"
+    assert cli("deblur", str(d / "*.jpg"), "-o", out2, "--aligned") == 0  # a quoted pattern
+    assert sorted(p.name for p in out2.iterdir()) == ["a.jpg", "b.jpg"]
+    assert cli("deblur", d / "a.jpg", d / "a.jpg", "-o", tmp_path / "o3", "--aligned") == 2
+    assert "would both be written" in capsys.readouterr().err
+    assert cli("deblur", d / "a.jpg", d / "b.jpg", "-o", tmp_path / "x.png") == 2
+    assert "several inputs need an output folder" in capsys.readouterr().err
+
+
+def test_install_hints_keep_their_brackets(tmp_path, monkeypatch, capsys):
+    from faceblur_cli import video
+    from faceblur_cli.extras import install_hint
+
+    def no_av():  # as on a machine without the video extra
+        raise video.VideoError(f"video needs PyAV: {install_hint('video')}")
+
+    src = make_clip(tmp_path / "c.mp4", frames=2)
+    monkeypatch.setattr(video, "_av", no_av)
+    assert cli("deblur", src, "-o", tmp_path / "o.mp4") == 1
+    err = capsys.readouterr().err
+    assert "pip install 'faceblur[video]'" in err and "pip install -e '.[video]'" in err, err
+
+
+def test_compare_is_refused_for_a_video(tmp_path, capsys):
+    src = make_clip(tmp_path / "c.mp4", frames=2)
+    assert cli("deblur", src, "-o", tmp_path / "o.mp4", "--compare") == 2
+    assert "--compare" in capsys.readouterr().err
+
+
+def test_unknown_model_lists_the_short_names(example_photo, tmp_path, capsys):
+    assert cli("deblur", example_photo, "-o", tmp_path / "o.jpg", "-m", "nosuch") == 1
+    err = capsys.readouterr().err
+    assert "lite" in err and "base" in err and "retinaface" not in err
+
+
+def test_help_has_no_bool_placeholders(capsys):
+    assert cli("deblur", "--help") == 0
+    assert "<bool>" not in capsys.readouterr().out

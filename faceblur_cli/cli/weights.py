@@ -1,0 +1,132 @@
+"""``faceblur export-onnx`` and ``faceblur weights ...``: the registry, downloads, releases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from .app import Exit, _Command, app, console, friendly, out_console, weights_app
+
+
+@app.command("export-onnx", cls=_Command)
+@friendly
+def export_onnx_cmd(
+    model: str = typer.Option("default", "--model", "-m", help="Model name or release .pth path."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output .onnx file."),
+    opset: int = typer.Option(18, "--opset", help="ONNX opset."),
+    fp16: bool = typer.Option(False, "--fp16", help="Store fp16 weights (fp32 inputs/outputs)."),
+):
+    """Export a model to ONNX (dynamic batch/height/width), checked with onnx.checker."""
+    from ..onnx_backend import export_onnx
+    from ..weights import load_generator
+
+    path = export_onnx(load_generator(model), output, opset=opset, fp16=fp16)
+    out_console.print(f"wrote {path}")
+
+
+# --------------------------------------------------------------------------------------- weights
+@weights_app.command("list", cls=_Command)
+@friendly
+def weights_list():
+    """Registered models and third-party weights, where they come from and whether they are local."""
+    from ..weights import cache_dir, load_registry
+
+    table = Table()
+    table.add_column("name", no_wrap=True)  # copied into --model: never broken across lines
+    for col in ("kind", "size", "source", "local", "held-out results"):
+        table.add_column(col, overflow="fold")
+    for spec in load_registry().values():
+        local = (
+            "bundled"
+            if spec.bundled_path and spec.bundled_path.exists()
+            else "cached"
+            if (cache_dir() / spec.name / spec.filename).exists()
+            else "no"
+        )
+        roles = (("CPU default", spec.default), ("CUDA default", spec.gpu_default), ("flip TTA", spec.flip_tta))
+        roles = [r for r, on in roles if on] + ([f"shrink sigma {spec.shrink_sigma:g}"] if spec.shrink_sigma else [])
+        table.add_row(
+            spec.name + (f" ({', '.join(roles)})" if roles else ""),
+            spec.kind,
+            f"{spec.size / 1e6:.1f} MB",
+            spec.source_text,
+            local,
+            "\n".join(f"{k}: {v}" for k, v in spec.metrics.items()) or "-",
+        )
+    out_console.print(table)
+
+
+@weights_app.command("download", cls=_Command)
+@friendly
+def weights_download(name: str = typer.Argument(..., help="Model name from weights.toml.")):
+    """Fetch a model from the Hugging Face Hub into the local cache (for later offline use)."""
+    from ..weights import resolve
+
+    path, _ = resolve(name)
+    out_console.print(f"{name}: {path} (sha256 verified)")
+
+
+@weights_app.command("verify", cls=_Command)
+@friendly
+def weights_verify():
+    """Check the sha256 of every locally available weights file."""
+    from ..weights import WeightsError, cache_dir, load_registry, verify
+
+    bad = 0
+    for spec in load_registry().values():
+        for path in (spec.bundled_path, cache_dir() / spec.name / spec.filename):
+            if path is not None and path.exists():
+                try:
+                    verify(path, spec.sha256)
+                    out_console.print(f"ok   {spec.name}: {path}")
+                except WeightsError as err:
+                    bad += 1
+                    console.print(f"[red]BAD[/]  {err}", highlight=False, soft_wrap=True)
+    if bad:
+        raise Exit(1)
+
+
+@weights_app.command("interpolate", cls=_Command)
+@friendly
+def weights_interpolate(
+    a: str = typer.Argument(..., help="Fidelity model (name or release file)."),
+    b: str = typer.Argument(..., help="Its fine-tune, e.g. the GAN-refined one (same architecture)."),
+    alpha: float = typer.Option(..., "--alpha", min=0.0, max=1.0, help="Weight of B: 0 = A, 1 = B."),
+    output: Path = typer.Option(..., "-o", "--output", help="Release file to write (with OUTPUT.sha256)."),
+    half: bool = typer.Option(False, "--half", help="Store fp16 weights."),
+):
+    """Blend two generators in weight space, (1 - alpha) * A + alpha * B: a fidelity/detail dial."""
+    from ..weights import interpolate, write_release
+
+    digest = write_release(interpolate(a, b, alpha, half), output)
+    out_console.print(f"wrote {output} (sha256 {digest})")
+
+
+@weights_app.command("convert", cls=_Command)
+@friendly
+def weights_convert(
+    source: str = typer.Argument(..., help="Model name or release file (e.g. a --snapshots file)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Release file to write (with OUTPUT.sha256)."),
+    half: bool = typer.Option(False, "--half", help="Store fp16 weights (half the size; upcast on load)."),
+):
+    """Re-store a generator release as fp16 or fp32, keeping its config, step and provenance."""
+    from ..weights import convert, write_release
+
+    digest = write_release(convert(source, half), output)
+    out_console.print(f"wrote {output} (sha256 {digest})")
+
+
+@weights_app.command("push", cls=_Command)
+@friendly
+def weights_push(
+    run_dir: Path = typer.Argument(..., help="Training run folder with checkpoint.pt (and optional results.json)."),
+    repo_id: str = typer.Option(..., "--repo-id", help="Hub repo, e.g. org/faceblur-lite."),
+    private: bool = typer.Option(False, "--private", help="Create the repo as private."),
+):
+    """Publish a trained model to the Hugging Face Hub with a model card (needs HF_TOKEN)."""
+    from ..weights import push
+
+    info = push(run_dir, repo_id, private=private)
+    out_console.print("add to weights.toml:\n" + "\n".join(f'{k} = "{v}"' for k, v in info.items()))
