@@ -13,7 +13,11 @@ def peak_rss_mb(code: str, timeout: int = 300) -> tuple[float, str]:
     import subprocess
     import sys
 
-    wrapper = code + "\nimport resource, sys\nprint('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr)\n"
+    # VmHWM: this process's own peak (ru_maxrss would carry the parent's peak across exec)
+    wrapper = code + (
+        "\nimport sys\nhwm = next(int(ln.split()[1]) for ln in open('/proc/self/status') if ln.startswith('VmHWM'))"
+        "\nprint('RSS', hwm / 1024, file=sys.stderr)\n"
+    )
     proc = subprocess.run([sys.executable, "-c", wrapper], capture_output=True, text=True, timeout=timeout)
     line = [ln for ln in proc.stderr.splitlines() if ln.startswith("RSS ")]
     assert line, proc.stderr[-2000:]
