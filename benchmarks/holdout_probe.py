@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from faceblur_cli.data import gather_face_files, split_files, to_tensor
+from faceblur_cli.evaluation import VAL_KERNEL_SEED, evaluate, protocol_set, validation_set
 from faceblur_cli.shrinkage import correction_rms
-from faceblur_cli.train import VAL_KERNEL_SEED, _protocol_set, evaluate, validation_set
 from faceblur_cli.weights import load_generator
 
 MILD = (5, 7, 9, 11)
@@ -29,9 +29,9 @@ def probe_sets(data_root: Path) -> dict[str, list]:
     files = gather_face_files([data_root / "celeba" / "train", data_root / "helen" / "train"])
     _, hold = split_files(files, 0.1)
     sets = {"paper": validation_set(hold, 48)}
-    sets.update({f"mild{k}": _protocol_set(hold[2:], 24, (k,), VAL_KERNEL_SEED + 17 + k) for k in MILD})
-    sets["three"] = _protocol_set(hold[3:], 24, (3,), VAL_KERNEL_SEED + 5)
-    sets["sharp"] = _protocol_set(hold[1:], 24, (0,), 0)
+    sets.update({f"mild{k}": protocol_set(hold[2:], 24, (k,), VAL_KERNEL_SEED + 17 + k) for k in MILD})
+    sets["three"] = protocol_set(hold[3:], 24, (3,), VAL_KERNEL_SEED + 5)
+    sets["sharp"] = protocol_set(hold[1:], 24, (0,), 0)
     return sets
 
 

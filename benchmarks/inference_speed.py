@@ -40,17 +40,17 @@ if __name__ == "__main__":
         model = load_generator(name)
         res = {}
         with torch.no_grad():
-            res["torch eager"] = median_ms(lambda: model(x), args.runs)
+            res["torch eager"] = median_ms(lambda m=model: m(x), args.runs)
             cl = load_generator(name).to(memory_format=torch.channels_last)
             xc = x.to(memory_format=torch.channels_last)
-            res["torch channels-last"] = median_ms(lambda: cl(xc), args.runs)
+            res["torch channels-last"] = median_ms(lambda m=cl, v=xc: m(v), args.runs)
             if args.compile:
                 comp = torch.compile(load_generator(name))
-                res["torch.compile"] = median_ms(lambda: comp(x), args.runs)
+                res["torch.compile"] = median_ms(lambda m=comp: m(x), args.runs)
         with tempfile.TemporaryDirectory() as tmp:
             sess = OnnxBackend(export_onnx(model, Path(tmp) / "m.onnx"))
             xn = x.numpy()
-            res["onnxruntime"] = median_ms(lambda: sess(xn), args.runs)
+            res["onnxruntime"] = median_ms(lambda s=sess, v=xn: s(v), args.runs)
         base = res["torch eager"]
         print(f"{name}:")
         for k, v in res.items():

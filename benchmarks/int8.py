@@ -20,7 +20,7 @@ from wild_probe import validation_faces  # noqa: E402
 from faceblur_cli.data import split_files  # noqa: E402
 from faceblur_cli.deblurrer import _from_net, _to_net  # noqa: E402
 from faceblur_cli.evaluation import everyday_cases  # noqa: E402
-from faceblur_cli.imageio import list_images, read_rgb  # noqa: E402
+from faceblur_cli.imageio import list_images  # noqa: E402
 from faceblur_cli.metrics import psnr  # noqa: E402
 from faceblur_cli.onnx_backend import OnnxBackend, export_onnx  # noqa: E402
 from faceblur_cli.weights import load_generator  # noqa: E402
@@ -47,8 +47,15 @@ def main() -> None:
     ap.add_argument("--faces", type=int, default=12, help="validation faces per dataset")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", type=Path, default=None, help="keep the int8 model here")
+    ap.add_argument("--keep-float", type=int, default=0, help="leave the last N convs in float (the output layers)")
+    ap.add_argument("--method", default="minmax", choices=["minmax", "entropy", "percentile"])
     args = ap.parse_args()
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     g = load_generator(args.model)
@@ -65,8 +72,13 @@ def main() -> None:
 
     int8 = args.out or tmp / "int8.onnx"
     quantize_static(
-        str(tmp / "pre.onnx"), str(int8), Reader(), quant_format=QuantFormat.QDQ,
-        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
+        str(tmp / "pre.onnx"),
+        str(int8),
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        per_channel=True,
     )
     cases = everyday_cases(validation_faces(args.data_root, args.faces))
     rows = {}
@@ -82,6 +94,13 @@ def main() -> None:
         rows[name] = {"psnr": round(float(np.mean(scores)), 3), "ms_median": round(float(np.median(ms)), 1)}
         print(name, json.dumps(rows[name]), flush=True)
     print("int8 - fp32:", round(rows["onnx int8"]["psnr"] - rows["onnx fp32"]["psnr"], 3), "dB")
+    if args.out:
+        from faceblur_cli.weights import sha256_of
+
+        print(f"\n[{g.name}-int8]  # weights.toml entry")
+        print('kind = "onnx-int8"')
+        print(f'filename = "{args.out.name}"\nsha256 = "{sha256_of(args.out)}"\nsize = {args.out.stat().st_size}')
+        print(f'built_from = "{g.sha256}"')
 
 
 if __name__ == "__main__":

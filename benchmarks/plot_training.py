@@ -1,6 +1,6 @@
 """Plot a run's train.csv: generator terms, their shares, and the critic's scores (is it bounded?).
 
-    python benchmarks/plot_training.py training/paper-gan --out docs/assets/paper_gan_curve.png
+python benchmarks/plot_training.py training/paper-gan --out docs/assets/paper_gan_curve.png
 """
 
 from __future__ import annotations

@@ -37,8 +37,11 @@ def main() -> None:
         blurry, _ = everyday_degrade(sharp, kind, size, np.random.default_rng([28, i]))
         out = eng.whole(blurry)
         tiles = []
-        for img, label in ((blurry, f"{kind} {size} px: {psnr(sharp, blurry):.1f} dB"),
-                           (out, f"{eng.model_name}: {psnr(sharp, out):.1f} dB"), (sharp, "sharp")):
+        for img, label in (
+            (blurry, f"{kind} {size} px: {psnr(sharp, blurry):.1f} dB"),
+            (out, f"{eng.model_name}: {psnr(sharp, out):.1f} dB"),
+            (sharp, "sharp"),
+        ):
             im = Image.fromarray(img).resize((192, round(192 * img.shape[0] / img.shape[1])))
             canvas = Image.new("RGB", (im.width, im.height + 18), "white")
             canvas.paste(im, (0, 18))

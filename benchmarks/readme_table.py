@@ -42,7 +42,9 @@ def load_merged(paths: list[str]) -> dict:
         if other.get("real"):
             real = data.setdefault("real", other["real"])
             for mode, rows in other["real"]["modes"].items():
-                real["modes"].setdefault(mode, {}).update({k: v for k, v in rows.items() if k not in real["modes"][mode]})
+                real["modes"].setdefault(mode, {}).update(
+                    {k: v for k, v in rows.items() if k not in real["modes"][mode]}
+                )
     return data
 
 

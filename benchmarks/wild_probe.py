@@ -54,7 +54,10 @@ def main() -> None:
         for m in args.model or ["default"]:
             engines[f"{m}@{sc:g}"] = Deblurrer(m, device="cpu", threads=args.threads, min_face_scale=sc)
     ev = [] if args.no_everyday else everyday_cases(files)
-    methods = {"blurry": lambda c: c.blurry, **{n: (lambda e: lambda c: e.whole(c.blurry))(e) for n, e in engines.items()}}
+    methods = {
+        "blurry": lambda c: c.blurry,
+        **{n: (lambda c, e=e: e.whole(c.blurry)) for n, e in engines.items()},
+    }
     res = evaluate_everyday(ev, methods) if ev else {}
     for n, b in res.items():
         print("everyday", n, json.dumps(summary(b, ("size", "kind"))), flush=True)
@@ -65,7 +68,12 @@ def main() -> None:
             methods = {k: v for k, v in methods.items() if not k.endswith("/whole")}
         res = evaluate_wild(wc, methods)
         for n, b in res.items():
-            print("wild", n, json.dumps({**summary(b, ("width", "size", "kind")), "found": round(b["found_one"], 2)}), flush=True)
+            print(
+                "wild",
+                n,
+                json.dumps({**summary(b, ("width", "size", "kind")), "found": round(b["found_one"], 2)}),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

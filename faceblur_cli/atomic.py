@@ -18,9 +18,10 @@ from __future__ import annotations
 import errno
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import IO
 
 TEMP_PREFIX = ".fbtmp-"
 
@@ -70,12 +71,12 @@ def claim(tmp: Path, dst: Path, overwrite: bool = False) -> Path:
 
 
 @contextmanager
-def temp_beside(dst: Path, mode: str = "wb") -> Iterator[tuple[object, Path]]:
+def temp_beside(dst: Path) -> Iterator[tuple[IO[bytes], Path]]:
     """``with temp_beside(dst) as (f, tmp)``: an open temp file beside ``dst``, removed on any error
     (and if the caller never claimed it)."""
     fd, tmp = make_temp(dst)
     try:
-        with os.fdopen(fd, mode) as f:
+        with os.fdopen(fd, "wb") as f:
             yield f, tmp
     finally:
         tmp.unlink(missing_ok=True)

@@ -14,15 +14,15 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image
 
-from .deblurrer import MODES, NO_FACE_POLICIES, Deblurrer
 from . import atomic
+from .deblurrer import MODES, NO_FACE_POLICIES, Deblurrer
 from .imageio import (
     IMAGE_EXTENSIONS,
     UNSUPPORTED_IMAGE_EXTENSIONS,
@@ -136,9 +136,14 @@ def plan(inp: Path, out: Path, opts: BatchOptions) -> Jobs:
             if video and out.suffix.lower() not in KEEP_VIDEO_EXTS:
                 raise ValueError(f"{out}: videos are written as H.264 in {', '.join(KEEP_VIDEO_EXTS)}")
             jobs, root = [(inp, out)], out.parent
-        elif out.suffix.lower() in (VIDEO_EXTS | set(IMAGE_EXTENSIONS) | set(UNSUPPORTED_IMAGE_EXTENSIONS)) and not out.is_dir():
+        elif (
+            out.suffix.lower() in (VIDEO_EXTS | set(IMAGE_EXTENSIONS) | set(UNSUPPORTED_IMAGE_EXTENSIONS))
+            and not out.is_dir()
+        ):
             what = "a video" if video else "an image"
-            raise ValueError(f"{out}: {what} cannot be written as {out.suffix}; name a {' '.join(sorted(single))} file or a folder")
+            raise ValueError(
+                f"{out}: {what} cannot be written as {out.suffix}; name a {' '.join(sorted(single))} file or a folder"
+            )
         else:
             jobs = [(inp, _out_name(out, Path(inp.name), opts))]
     else:

@@ -104,9 +104,9 @@ def finish(
     if (noise_sigma > 0 or shot_gain > 0) and rng is None:
         raise ValueError("noise needs an explicit numpy Generator for reproducibility")
     out = blurred
-    if noise_sigma > 0:
+    if noise_sigma > 0 and rng is not None:
         out = add_noise(out, noise_sigma, rng)
-    if shot_gain > 0:
+    if shot_gain > 0 and rng is not None:
         std = np.sqrt(np.clip(out, 0, None) * shot_gain)
         out = out + (rng.standard_normal(out.shape) * std).astype(np.float32)
     out_u8 = np.clip(np.rint(out), 0, 255).astype(np.uint8)

@@ -9,6 +9,7 @@ saving data-loader state.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -130,7 +131,7 @@ def is_pair_folder(path: str | Path) -> bool:
     return (p / "blurry").is_dir() and (p / "sharp").is_dir()
 
 
-def gather_face_files(dirs: list[str | Path]) -> list[Path]:
+def gather_face_files(dirs: Sequence[str | Path]) -> list[Path]:
     """All images under the given folders, sorted; a folder with none is an error."""
     files: list[Path] = []
     for d in dirs:

@@ -111,8 +111,14 @@ MIXES: dict[str, DegradationMix] = {
     # what the shipped models were measured on (paper, mild, sharp); phone-like noise, JPEG and resizing.
     "everyday": DegradationMix(
         shares={
-            "sharp": 0.06, "paper": 0.30, "mild": 0.14, "shake": 0.14, "streak": 0.14, "disk": 0.11,
-            "soft": 0.08, "linear": 0.03,
+            "sharp": 0.06,
+            "paper": 0.30,
+            "mild": 0.14,
+            "shake": 0.14,
+            "streak": 0.14,
+            "disk": 0.11,
+            "soft": 0.08,
+            "linear": 0.03,
         },
         noise_max=2.5,
         shot_prob=0.2,
@@ -266,7 +272,9 @@ class Degrader:
 
     @cached_property
     def shake_bank(self) -> KernelBank:
-        return KernelBank.generate(self.mix.mild_kernels, EVERYDAY_SIZES, self.mix.kernel_seed + 2 * MILD_BANK_SEED_OFFSET)
+        return KernelBank.generate(
+            self.mix.mild_kernels, EVERYDAY_SIZES, self.mix.kernel_seed + 2 * MILD_BANK_SEED_OFFSET
+        )
 
     def _kernel(self, component: str, rng: np.random.Generator) -> np.ndarray:
         if component == "sharp":
@@ -352,7 +360,9 @@ PROTOCOLS: dict[str, tuple[int, ...]] = {
 }
 
 
-def everyday_degrade(sharp_u8: np.ndarray, kind: str, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def everyday_degrade(
+    sharp_u8: np.ndarray, kind: str, size: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """The everyday protocol's case: ``kind`` blur of ``size`` px, noise sigma 2, JPEG 90. (blurry, kernel)."""
     kernel = everyday_kernel(kind, size, rng)
     blurred = ImageSpectrum(sharp_u8, max(kernel.shape) | 1).blur(kernel)

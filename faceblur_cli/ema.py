@@ -26,8 +26,8 @@ class WeightEMA:
     def update(self, model: torch.nn.Module) -> None:
         for avg, new in zip(self.model.parameters(), model.parameters()):
             avg.lerp_(new.detach(), 1.0 - self.decay)
-        for avg, new in zip(self.model.buffers(), model.buffers()):
-            avg.copy_(new)
+        for buf, new_buf in zip(self.model.buffers(), model.buffers()):
+            buf.copy_(new_buf)
 
     def state_dict(self) -> dict:
         return self.model.state_dict()

@@ -1,8 +1,8 @@
-"""Evaluation protocols beyond the paper's aligned crops: everyday blur, and faces in whole photos.
+"""Evaluation: every protocol's cases and scores, for training validation, the benchmark and the scripts.
 
-Why here and not in ``benchmark.py``: the same cases must be built identically by
-``faceblur benchmark``, by training validation and by the scripts in ``benchmarks/``, so a
-number measured in one place is the number measured in the others.
+Why one module: the same cases must be built identically by ``faceblur benchmark``, by training
+validation (``val.csv``) and by the scripts in ``benchmarks/``, so a number measured in one place
+is the number measured in the others. Beyond the paper's aligned crops:
 
 * **everyday** (aligned crops): the blur phones make (:data:`~.degradations.EVERYDAY_KINDS`:
   shake, straight streaks, defocus disks, soft Gaussian) at 5 / 9 / 13 / 17 px, then sensor
@@ -17,27 +17,49 @@ number measured in one place is the number measured in the others.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
+import torch
 
-from .blur import ImageSpectrum, finish
-from .degradations import EVERYDAY_JPEG, EVERYDAY_KINDS, EVERYDAY_NOISE, PROTOCOLS, everyday_degrade, everyday_kernel
+from .blur import ImageSpectrum, degrade, finish
+from .data import to_tensor, to_uint8
+from .degradations import (
+    EVERYDAY_JPEG,
+    EVERYDAY_KINDS,
+    EVERYDAY_NOISE,
+    MILD_BANK_SEED_OFFSET,
+    PROTOCOLS,
+    everyday_degrade,
+    everyday_kernel,
+)
 from .imageio import read_rgb
-from .metrics import psnr, ssim
+from .kernels import PAPER_SIZES, KernelBank
+from .metrics import detail_ratio, psnr, ssim
 
 EVERYDAY_SIZES = PROTOCOLS["everyday"]
 WILD_WIDTHS = (80, 140, 220)
 WILD_SIZES = PROTOCOLS["wild"]
 WILD_SHAPE = (640, 960)  # H, W
 #: Scenes without faces, from scikit-image's bundled samples (public domain / CC0; see its README).
-SCENES = ("coffee", "rocket", "stereo_motorcycle", "brick", "grass", "gravel", "hubble_deep_field", "immunohistochemistry")
+SCENES = (
+    "coffee",
+    "rocket",
+    "stereo_motorcycle",
+    "brick",
+    "grass",
+    "gravel",
+    "hubble_deep_field",
+    "immunohistochemistry",
+)
 EVERYDAY_SEED = 2801
 WILD_SEED = 2802
+#: Seed of training validation's kernels (``faceblur train``'s val.csv), fixed across runs.
+VAL_KERNEL_SEED = 1_000_003
 
 
 @dataclass
@@ -62,7 +84,7 @@ def everyday_cases(files: list[Path], seed: int = 0, sizes: tuple[int, ...] = EV
     return cases
 
 
-@lru_cache(maxsize=None)
+@cache
 def scene(index: int) -> np.ndarray:
     """Face-free scene ``index`` (cycling over :data:`SCENES`), as a 960 x 640 RGB photo."""
     import skimage.data
@@ -76,7 +98,9 @@ def scene(index: int) -> np.ndarray:
         img = (255 * (img.astype(np.float64) / max(img.max(), 1))).astype(np.uint8)
     h, w = WILD_SHAPE
     scale = max(h / img.shape[0], w / img.shape[1])
-    img = cv2.resize(img, (int(np.ceil(img.shape[1] * scale)), int(np.ceil(img.shape[0] * scale))), interpolation=cv2.INTER_CUBIC)
+    img = cv2.resize(
+        img, (int(np.ceil(img.shape[1] * scale)), int(np.ceil(img.shape[0] * scale))), interpolation=cv2.INTER_CUBIC
+    )
     y, x = (img.shape[0] - h) // 2, (img.shape[1] - w) // 2
     return img[y : y + h, x : x + w].copy()
 
@@ -115,7 +139,9 @@ def compose(
     Returns the photo and the face box (``width`` wide, 1.3 x as high, centred between eyes and mouth)."""
     scale = width / (FACE_PER_EYES * float(np.linalg.norm(eyes[1] - eyes[0])))
     filt = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-    big = cv2.resize(face, (max(1, round(face.shape[1] * scale)), max(1, round(face.shape[0] * scale))), interpolation=filt)
+    big = cv2.resize(
+        face, (max(1, round(face.shape[1] * scale)), max(1, round(face.shape[0] * scale))), interpolation=filt
+    )
     cx, cy = (eyes[0] + eyes[1]) / 2 * scale
     cy += 0.25 * width  # the face's centre lies below the eyes
     hw, hh = int(0.75 * width), int(1.0 * width)  # head half-width / half-height
@@ -202,7 +228,15 @@ def evaluate_wild(
             ms = (time.perf_counter() - t0) * 1000
             a, b = case.region(case.sharp), case.region(out)
             rows[name].append(
-                dict(psnr=psnr(a, b), ssim=ssim(a, b), width=case.width, size=case.size, kind=case.kind, found=found, ms=ms)
+                dict(
+                    psnr=psnr(a, b),
+                    ssim=ssim(a, b),
+                    width=case.width,
+                    size=case.size,
+                    kind=case.kind,
+                    found=found,
+                    ms=ms,
+                )
             )
         if progress:
             progress()
@@ -214,7 +248,9 @@ def evaluate_wild(
     return result
 
 
-def evaluate_everyday(cases: list[EverydayCase], methods: dict[str, Callable[[EverydayCase], np.ndarray]], progress=None) -> dict:
+def evaluate_everyday(
+    cases: list[EverydayCase], methods: dict[str, Callable[[EverydayCase], np.ndarray]], progress=None
+) -> dict:
     """Aligned everyday cases (methods take the case: oracles need its kernel): overall, per size and
     per kind PSNR/SSIM, detail ratio, ms per face."""
     import time
@@ -252,9 +288,112 @@ def wild_methods(engines: dict) -> dict[str, Callable[[np.ndarray], tuple[np.nda
     methods: dict = {"blurry": lambda x: (x, 0)}
     for name, e in engines.items():
         for mode, label in (("faces", name), ("whole", f"{name}/whole")):
+
             def run(x, e=e, mode=mode):
                 r = e.restore(x, mode, no_face="skip")
                 return r.image, len(r.faces)
 
             methods[label] = run
     return methods
+
+
+# -- training validation: fixed held-out sets scored on the network alone (val.csv) -------------
+def validation_set(
+    files: list[Path], count: int, seed: int = VAL_KERNEL_SEED
+) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """Fixed (sharp, blurry, kernel size) triples from held-out files, cycling over the paper's sizes."""
+    return protocol_set(files, count, PAPER_SIZES, seed)
+
+
+def protocol_set(files: list[Path], count: int, sizes: tuple[int, ...], seed: int) -> list:
+    rng = np.random.default_rng(seed)
+    sizes = tuple(k for k in sizes if k > 0)
+    bank = KernelBank.generate(len(sizes) * 4, sizes, seed) if sizes else None
+    picked = sorted(files)[:: max(1, len(files) // max(count, 1))][:count]
+    out = []
+    for i, f in enumerate(picked):
+        sharp = read_rgb(f)
+        if bank is None:  # the sharp protocol: the face itself
+            out.append((sharp, sharp, 0))
+            continue
+        size = sizes[i % len(sizes)]
+        kernel = bank.kernels[int(rng.choice(bank.indices_of_size(size)))]
+        out.append((sharp, degrade(sharp, kernel), size))
+    return out
+
+
+def validation_sets(files: list[Path], count: int, seed: int = VAL_KERNEL_SEED) -> dict[str, list]:
+    """Held-out sets per protocol: ``paper`` (13-27 px, ``count`` faces), ``mild`` (5-11 px) and
+    ``sharp`` (no blur; half as many each), so a run shows at once whether it harms clean faces."""
+    half = max(1, count // 2)
+    return {
+        "paper": validation_set(files, count, seed),
+        "mild": protocol_set(files, half, (5, 7, 9, 11), seed + MILD_BANK_SEED_OFFSET),
+        "sharp": protocol_set(files[1:], half, (0,), seed),
+        "everyday": everyday_set(files[2:], half, seed),
+    }
+
+
+def everyday_set(files: list[Path], count: int, seed: int) -> list:
+    """Held-out faces blurred as phones blur them (:func:`degradations.everyday_degrade`), cycling over
+    kinds and sizes; (sharp, blurry, size) as the other validation sets."""
+    sizes = PROTOCOLS["everyday"]
+    picked = sorted(files)[:: max(1, len(files) // max(count, 1))][:count]
+    out = []
+    for i, f in enumerate(picked):
+        sharp = read_rgb(f)
+        kind, size = EVERYDAY_KINDS[i % len(EVERYDAY_KINDS)], sizes[(i // len(EVERYDAY_KINDS)) % len(sizes)]
+        blurry, _ = everyday_degrade(sharp, kind, size, np.random.default_rng([seed, i, size]))
+        out.append((sharp, blurry, size))
+    return out
+
+
+@torch.no_grad()
+def evaluate(generator: torch.nn.Module, val: list, device: torch.device) -> dict:
+    """Mean PSNR/SSIM (and detail ratio) of the model and of the blurry input over a validation set."""
+    was_training = generator.training
+    generator.eval()
+    m_p, m_s, m_d, b_p, b_s = [], [], [], [], []
+    for sharp, blurry, _ in val:
+        out = to_uint8(generator(to_tensor(blurry)[None].to(device))[0])
+        m_p.append(psnr(sharp, out))
+        m_s.append(ssim(sharp, out))
+        m_d.append(detail_ratio(sharp, out))
+        b_p.append(psnr(sharp, blurry))
+        b_s.append(ssim(sharp, blurry))
+    generator.train(was_training)
+    return {
+        "psnr": float(np.mean(m_p)),
+        "ssim": float(np.mean(m_s)),
+        "detail": float(np.mean(m_d)),
+        "blurry_psnr": float(np.mean(b_p)),
+        "blurry_ssim": float(np.mean(b_s)),
+    }
+
+
+def evaluate_protocols(generator: torch.nn.Module, sets: dict[str, list], device: torch.device) -> dict:
+    """:func:`evaluate` per protocol, flattened: the paper set keeps the old column names (psnr, ...),
+    the others are prefixed (mild_psnr, sharp_psnr, ...)."""
+    row: dict = {}
+    for name, val in sets.items():
+        if not val:
+            continue
+        res = evaluate(generator, val, device)
+        if name == "sharp":  # the input is the truth: only the model's PSNR/SSIM mean anything
+            res = {"psnr": min(res["psnr"], 100.0), "ssim": res["ssim"]}
+        row.update({(k if name == "paper" else f"{name}_{k}"): v for k, v in res.items()})
+    return row
+
+
+def format_val(v: dict) -> str:
+    """One console line for a validation row: gains per protocol and the sharp-face PSNR."""
+    parts = [f"paper {v['psnr']:.2f} dB / {v['ssim']:.4f} (gain {v['psnr'] - v['blurry_psnr']:+.2f})"]
+    if "detail" in v:
+        parts.append(f"detail {v['detail']:.2f}")
+    if "mild_psnr" in v:
+        parts.append(f"mild gain {v['mild_psnr'] - v['mild_blurry_psnr']:+.2f}")
+    if "everyday_psnr" in v:
+        parts.append(f"everyday gain {v['everyday_psnr'] - v['everyday_blurry_psnr']:+.2f}")
+    if "sharp_psnr" in v:
+        parts.append(f"sharp {v['sharp_psnr']:.2f} dB")
+    return "  ".join(parts)

@@ -109,7 +109,11 @@ class FaceVerifier:
             return 0.0
         scale = min(1.0, 320 / max(crop.shape[:2]))
         if scale < 1:
-            crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))), interpolation=cv2.INTER_AREA)
+            crop = cv2.resize(
+                crop,
+                (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
+                interpolation=cv2.INTER_AREA,
+            )
         self.net.setInputSize((crop.shape[1], crop.shape[0]))
         _, found = self.net.detect(np.ascontiguousarray(crop[:, :, ::-1]))
         if found is None:

@@ -214,14 +214,15 @@ def _load_image(path: Path) -> LoadedImage:
         raise ImageError(f"{path}: empty file (0 bytes)")
     notes: list[str] = []
     try:
-        with Image.open(path) as im:
+        with Image.open(path) as opened:
+            im: Image.Image = opened
             fmt = im.format
             frames = getattr(im, "n_frames", 1)
             im.load()
             info = {k: im.info[k] for k in ("exif", "icc_profile") if k in im.info}
             bits = _source_bit_depth(im, path)
             try:
-                im = ImageOps.exif_transpose(im)
+                im = ImageOps.exif_transpose(im)  # type: ignore[assignment]  # an upright Image, no longer a file
             except Exception as err:  # garbled EXIF: keep the pixels as stored
                 notes.append(f"EXIF orientation unreadable ({err}); not applied")
                 info.pop("exif", None)
@@ -274,10 +275,13 @@ def _cmyk_to_rgb(im: Image.Image, info: dict, notes: list[str]) -> Image.Image:
     if icc:
         try:
             src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            im = ImageCms.profileToProfile(im, src, srgb, outputMode="RGB")
+            converted = ImageCms.profileToProfile(im, src, srgb, outputMode="RGB")
+            im = converted if converted is not None else im.convert("RGB")
             notes.append("CMYK converted to sRGB through its ICC profile")
         except (ImageCms.PyCMSError, OSError, ValueError) as err:
-            notes.append(f"CMYK ICC profile unusable ({str(err).splitlines()[0] if str(err) else 'error'}); converted without it")
+            notes.append(
+                f"CMYK ICC profile unusable ({str(err).splitlines()[0] if str(err) else 'error'}); converted without it"
+            )
             im = im.convert("RGB")
     else:
         im = im.convert("RGB")

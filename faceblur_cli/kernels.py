@@ -144,7 +144,7 @@ class KernelBank:
     seed: int
 
     @classmethod
-    def generate(cls, count: int = 800, sizes: tuple[int, ...] = PAPER_SIZES, seed: int = 0) -> "KernelBank":
+    def generate(cls, count: int = 800, sizes: tuple[int, ...] = PAPER_SIZES, seed: int = 0) -> KernelBank:
         """Spread ``count`` kernels evenly over ``sizes`` (earlier sizes get the remainder)."""
         rng = np.random.default_rng(seed)
         kernels: list[np.ndarray] = []
@@ -163,11 +163,12 @@ class KernelBank:
 
     def save(self, path) -> None:
         """Save as .npz: one array per kernel (sizes differ) plus sizes and seed."""
-        arrays = {f"k{i:05d}": k for i, k in enumerate(self.kernels)}
-        np.savez_compressed(path, sizes=self.sizes, seed=np.int64(self.seed), **arrays)
+        arrays: dict[str, np.ndarray] = {f"k{i:05d}": k for i, k in enumerate(self.kernels)}
+        arrays.update(sizes=self.sizes, seed=np.asarray(self.seed, np.int64))
+        np.savez_compressed(path, **arrays)  # type: ignore[arg-type]  # numpy stubs type **kwds as bool
 
     @classmethod
-    def load(cls, path) -> "KernelBank":
+    def load(cls, path) -> KernelBank:
         with np.load(path) as z:
             sizes = z["sizes"]
             kernels = [z[f"k{i:05d}"] for i in range(len(sizes))]

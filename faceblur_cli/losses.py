@@ -73,11 +73,11 @@ def vgg19_features(end: int) -> nn.Sequential:
     layers: list[nn.Module] = []
     cin = 3
     for v in _VGG19_CFG:
-        if v == "M":
-            layers.append(nn.MaxPool2d(2, 2))
-        else:
+        if isinstance(v, int):
             layers += [nn.Conv2d(cin, v, 3, padding=1), nn.ReLU(inplace=True)]
             cin = v
+        else:  # "M"
+            layers.append(nn.MaxPool2d(2, 2))
     return nn.Sequential(*layers[:end])
 
 
@@ -108,12 +108,13 @@ class VGGPerceptual(nn.Module):
         self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1))
 
-    def train(self, mode: bool = True) -> "VGGPerceptual":
+    def train(self, mode: bool = True) -> VGGPerceptual:
         return super().train(False)  # frozen feature extractor: always eval
 
     def features_of(self, x: torch.Tensor) -> torch.Tensor:
         """Feature map of an image in [-1, 1]."""
-        return self.features(((x + 1) / 2 - self.mean) / self.std)
+        mean, std = self.get_buffer("mean"), self.get_buffer("std")
+        return self.features(((x + 1) / 2 - mean) / std)
 
     def forward(self, fake: torch.Tensor, sharp: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():

@@ -101,7 +101,7 @@ class Objective:
         grads = {k: torch.autograd.grad(v, leaf)[0].float() for k, (v, _) in terms.items()}
         norms = {k: g.norm().item() for k, g in grads.items()}
         coef = self.coefficients({k: w for k, (_, w) in terms.items()}, norms)
-        total = sum(coef[k] * g for k, g in grads.items())
+        total = torch.stack([coef[k] * g for k, g in grads.items()]).sum(0)
         fake.backward(total.to(fake.dtype))
         pushes = {k: coef[k] * norms[k] for k in grads}
         whole = sum(pushes.values()) or 1.0

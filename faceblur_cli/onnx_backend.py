@@ -74,7 +74,12 @@ def _export_quietly(model: torch.nn.Module, dummy: torch.Tensor, tmp: Path, opse
     level = logging.getLogger("torch.onnx").level
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
     try:
-        with torch.no_grad(), warnings.catch_warnings(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        with (
+            torch.no_grad(),
+            warnings.catch_warnings(),
+            contextlib.redirect_stdout(sink),
+            contextlib.redirect_stderr(sink),
+        ):
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 model,
@@ -145,7 +150,7 @@ class OnnxBackend:
         half: bool = False,
         threads: int | None = None,
         explicit: bool = False,
-    ) -> "OnnxBackend":
+    ) -> OnnxBackend:
         """Export (once, cached by the weights' sha256) and open a session."""
         key = getattr(model, "sha256", None) or "unversioned"
         path = cache_dir() / "onnx" / f"{key[:16]}{'-fp16' if half else ''}.onnx"
@@ -155,7 +160,10 @@ class OnnxBackend:
         if path.exists():
             print(f"faceblur: the cached ONNX export {path} is damaged or unverified; rebuilding it", file=sys.stderr)
         else:
-            print(f"faceblur: exporting {getattr(model, 'name', 'the model')} to ONNX once, cached at {path}", file=sys.stderr)
+            print(
+                f"faceblur: exporting {getattr(model, 'name', 'the model')} to ONNX once, cached at {path}",
+                file=sys.stderr,
+            )
         export_onnx(model, path, fp16=half)
         atomic.write_bytes((sha256_of(path) + "\n").encode(), stamp, overwrite=True)
         return cls(path, device, threads, explicit)

@@ -2,7 +2,8 @@
 
 Layout of a run folder::
 
-    runs/NAME/config.json     resolved TrainConfig + environment
+    runs/NAME/config.json     resolved TrainConfig + environment (train_config.py); resumes add config.resume-N.json
+    runs/NAME/train.log       the console lines, plain text
     runs/NAME/checkpoint.pt   latest state (atomic write): nets, optimisers, step, RNG
     runs/NAME/train.csv       losses every ``log_every`` steps
     runs/NAME/val.csv         held-out PSNR/SSIM (model and blurry input) every ``val_every`` steps
@@ -17,39 +18,34 @@ from __future__ import annotations
 
 import csv
 import json
-import math
+import logging
 import os
 import platform
-import signal
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Sampler
 
-from .blur import degrade
 from .data import (
     OnTheFlyBlur,
     PairFolder,
     gather_face_files,
     is_pair_folder,
     split_files,
-    to_tensor,
-    to_uint8,
 )
-from .degradations import EVERYDAY_KINDS, MILD_BANK_SEED_OFFSET, PROTOCOLS, Degrader, everyday_degrade, get_mix
+from .degradations import Degrader
 from .device import pick_device
 from .ema import WeightEMA
-from .imageio import read_rgb
-from .kernels import PAPER_SIZES, KernelBank
-from .losses import CONTENT_LOSSES, LossWeights, VGGPerceptual
-from .metrics import detail_ratio, psnr, ssim
+from .evaluation import evaluate_protocols, format_val, validation_sets
+from .losses import CONTENT_LOSSES, VGGPerceptual
 from .models.critic import PatchCritic
-from .objective import DEFAULT_WEIGHTS, OBJECTIVES, Objective, gan_step
 from .models.generator import Generator, preset
+from .objective import OBJECTIVES, Objective, gan_step
+from .signals import StopRequest, ignore_stop_signals
+from .train_config import LR_SCHEDULES, TrainConfig, config_from_file, learning_rate, provenance  # noqa: F401
 from .weights import (
     RELEASE_FORMAT,
     atomic_torch_save,
@@ -59,96 +55,6 @@ from .weights import (
     resolve,
     write_release,
 )
-
-#: Seeds kept apart from training so validation/benchmark blur never equals a training sample.
-VAL_KERNEL_SEED = 1_000_003
-
-
-@dataclass
-class TrainConfig:
-    data: list[str]
-    out: str
-    preset: str = "lite"
-    steps: int = 1000
-    batch: int = 16
-    crop: int = 150
-    lr: float = 1e-4
-    lr_schedule: str = "constant"  # or "cosine": lr -> lr/100 over `steps` (a pure function of the step)
-    betas: tuple[float, float] = (0.5, 0.999)
-    content_weight: float = 1.0
-    content_loss: str = "mse"  # paper: MSE; see losses.CONTENT_LOSSES
-    perceptual_weight: float | None = None  # None = the objective's default (objective.DEFAULT_WEIGHTS)
-    adversarial_weight: float | None = None
-    gp_weight: float = 10.0
-    objective: str = "balanced"  # how the terms combine: see objective.py ("paper" = raw weighted sum)
-    drift: float = 1e-3  # critic drift penalty (0 = the paper's plain WGAN-GP)
-    warmup_steps: int = 0  # generator sees content (+ perceptual) only; the critic already trains
-    gan_ramp_steps: int = 0  # then the adversarial weight rises linearly over this many steps
-    critic_lr: float | None = None  # None = lr
-    critic_width: int = 64
-    vgg_layer: str = "relu3_1"
-    vgg_weights: str = "vgg19-conv3_1"
-    kernels: int = 800
-    kernel_seed: int = 0
-    seed: int = 0
-    degradation: str = "real"  # a named mix of degradations.MIXES ("paper" = the paper's protocol)
-    degradation_set: str = ""  # key=value overrides of the mix, e.g. "sharp=0.2,jpeg_prob=0.5"
-    noise_max: float | None = None  # None = the mix's own
-    jpeg_prob: float | None = None
-    holdout_fraction: float = 0.1
-    val_every: int = 500
-    val_images: int = 32
-    log_every: int = 50
-    ckpt_every: int = 200
-    snapshots: bool = False  # also write the generator as a release file at every validation
-    workers: int = 1
-    device: str = "auto"
-    amp: bool = False
-    generator_overrides: dict = field(default_factory=dict)
-    init_from: str | None = None  # start the generator from these weights (a checkpoint or a release)
-    ema: float = 0.0  # decay of the weight average that is validated and released (0 = the raw weights)
-    max_minutes: float | None = None  # stop (and save) after this wall time, whatever the step
-
-    @property
-    def mix(self):
-        fixed = {"paper_kernels": self.kernels, "kernel_seed": self.kernel_seed}
-        fixed.update({k: v for k, v in (("noise_max", self.noise_max), ("jpeg_prob", self.jpeg_prob)) if v is not None})
-        return get_mix(self.degradation, self.degradation_set, **fixed)
-
-    @property
-    def loss_weights(self) -> LossWeights:
-        perceptual, adversarial = DEFAULT_WEIGHTS[self.objective]
-        return LossWeights(
-            self.content_weight,
-            perceptual if self.perceptual_weight is None else self.perceptual_weight,
-            adversarial if self.adversarial_weight is None else self.adversarial_weight,
-            self.gp_weight,
-            self.content_loss,
-            self.drift,
-        )
-
-    def adversarial_scale(self, step: int) -> float:
-        """0 during the warm-up, then a linear ramp to 1 over ``gan_ramp_steps``."""
-        if step < self.warmup_steps:
-            return 0.0
-        if self.gan_ramp_steps <= 0:
-            return 1.0
-        return min(1.0, (step - self.warmup_steps + 1) / self.gan_ramp_steps)
-
-
-LR_SCHEDULES = ("constant", "cosine")
-
-
-def learning_rate(cfg: TrainConfig, step: int) -> float:
-    """Learning rate at ``step``. Cosine decays to lr/100 by ``cfg.steps``: a small net trained at a
-    fixed rate plateaus at the rate's noise floor, and decay is where most of the last dB comes from.
-    A function of the step alone, so resuming reproduces it exactly."""
-    if cfg.lr_schedule == "constant":
-        return cfg.lr
-    if cfg.lr_schedule == "cosine":
-        t = min(step / max(cfg.steps, 1), 1.0)
-        return cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t)))
-    raise ValueError(f"unknown --lr-schedule {cfg.lr_schedule!r}; choose from {LR_SCHEDULES}")
 
 
 class StepBatches(Sampler):
@@ -164,56 +70,6 @@ class StepBatches(Sampler):
 
     def __len__(self) -> int:
         return max(0, self.steps - self.start)
-
-
-def validation_set(
-    files: list[Path], count: int, seed: int = VAL_KERNEL_SEED
-) -> list[tuple[np.ndarray, np.ndarray, int]]:
-    """Fixed (sharp, blurry, kernel size) triples from held-out files, cycling over the paper's sizes."""
-    return _protocol_set(files, count, PAPER_SIZES, seed)
-
-
-def _protocol_set(files: list[Path], count: int, sizes: tuple[int, ...], seed: int) -> list:
-    rng = np.random.default_rng(seed)
-    sizes = tuple(k for k in sizes if k > 0)
-    bank = KernelBank.generate(len(sizes) * 4, sizes, seed) if sizes else None
-    picked = sorted(files)[:: max(1, len(files) // max(count, 1))][:count]
-    out = []
-    for i, f in enumerate(picked):
-        sharp = read_rgb(f)
-        if bank is None:  # the sharp protocol: the face itself
-            out.append((sharp, sharp, 0))
-            continue
-        size = sizes[i % len(sizes)]
-        kernel = bank.kernels[int(rng.choice(bank.indices_of_size(size)))]
-        out.append((sharp, degrade(sharp, kernel), size))
-    return out
-
-
-def validation_sets(files: list[Path], count: int, seed: int = VAL_KERNEL_SEED) -> dict[str, list]:
-    """Held-out sets per protocol: ``paper`` (13-27 px, ``count`` faces), ``mild`` (5-11 px) and
-    ``sharp`` (no blur; half as many each), so a run shows at once whether it harms clean faces."""
-    half = max(1, count // 2)
-    return {
-        "paper": validation_set(files, count, seed),
-        "mild": _protocol_set(files, half, (5, 7, 9, 11), seed + MILD_BANK_SEED_OFFSET),
-        "sharp": _protocol_set(files[1:], half, (0,), seed),
-        "everyday": everyday_set(files[2:], half, seed),
-    }
-
-
-def everyday_set(files: list[Path], count: int, seed: int) -> list:
-    """Held-out faces blurred as phones blur them (:func:`degradations.everyday_degrade`), cycling over
-    kinds and sizes; (sharp, blurry, size) as the other validation sets."""
-    sizes = PROTOCOLS["everyday"]
-    picked = sorted(files)[:: max(1, len(files) // max(count, 1))][:count]
-    out = []
-    for i, f in enumerate(picked):
-        sharp = read_rgb(f)
-        kind, size = EVERYDAY_KINDS[i % len(EVERYDAY_KINDS)], sizes[(i // len(EVERYDAY_KINDS)) % len(sizes)]
-        blurry, _ = everyday_degrade(sharp, kind, size, np.random.default_rng([seed, i, size]))
-        out.append((sharp, blurry, size))
-    return out
 
 
 def init_generator(generator: torch.nn.Module, path: str | Path) -> None:
@@ -240,47 +96,11 @@ def init_generator(generator: torch.nn.Module, path: str | Path) -> None:
             f"{path}: weights do not fit this generator (missing {extra[:3]}, unexpected {unexpected[:3]})"
         )
     if any(k.startswith("refine.") for k in state):  # a trained refiner made deeper
-        for name, layer in generator.refine.body.named_children():
+        body: torch.nn.Module = generator.refine.body  # type: ignore[union-attr,assignment]
+        for name, layer in body.named_children():
             if f"refine.body.{name}.weight" in missing:
-                torch.nn.init.dirac_(layer.weight)
-                torch.nn.init.zeros_(layer.bias)
-
-
-@torch.no_grad()
-def evaluate(generator: torch.nn.Module, val: list, device: torch.device) -> dict:
-    """Mean PSNR/SSIM (and detail ratio) of the model and of the blurry input over a validation set."""
-    was_training = generator.training
-    generator.eval()
-    m_p, m_s, m_d, b_p, b_s = [], [], [], [], []
-    for sharp, blurry, _ in val:
-        out = to_uint8(generator(to_tensor(blurry)[None].to(device))[0])
-        m_p.append(psnr(sharp, out))
-        m_s.append(ssim(sharp, out))
-        m_d.append(detail_ratio(sharp, out))
-        b_p.append(psnr(sharp, blurry))
-        b_s.append(ssim(sharp, blurry))
-    generator.train(was_training)
-    return {
-        "psnr": float(np.mean(m_p)),
-        "ssim": float(np.mean(m_s)),
-        "detail": float(np.mean(m_d)),
-        "blurry_psnr": float(np.mean(b_p)),
-        "blurry_ssim": float(np.mean(b_s)),
-    }
-
-
-def evaluate_protocols(generator: torch.nn.Module, sets: dict[str, list], device: torch.device) -> dict:
-    """:func:`evaluate` per protocol, flattened: the paper set keeps the old column names (psnr, ...),
-    the others are prefixed (mild_psnr, sharp_psnr, ...)."""
-    row: dict = {}
-    for name, val in sets.items():
-        if not val:
-            continue
-        res = evaluate(generator, val, device)
-        if name == "sharp":  # the input is the truth: only the model's PSNR/SSIM mean anything
-            res = {"psnr": min(res["psnr"], 100.0), "ssim": res["ssim"]}
-        row.update({(k if name == "paper" else f"{name}_{k}"): v for k, v in res.items()})
-    return row
+                torch.nn.init.dirac_(layer.weight)  # type: ignore[arg-type]
+                torch.nn.init.zeros_(layer.bias)  # type: ignore[arg-type]
 
 
 def _allreduce_grads(module: torch.nn.Module) -> None:
@@ -314,19 +134,20 @@ class Trainer:
         # Data: face folders (blur on the fly) or synthesized pair folders.
         pair_dirs = [d for d in cfg.data if is_pair_folder(d)]
         face_dirs = [d for d in cfg.data if not is_pair_folder(d)]
-        self.val = []
+        self.val: dict[str, list] = {}
         if face_dirs:
             train_files, holdout = split_files(gather_face_files(face_dirs), cfg.holdout_fraction)
             self.degrader = Degrader(cfg.mix)
-            self.dataset = OnTheFlyBlur(train_files, self.degrader, cfg.crop, cfg.seed)
+            self.dataset: OnTheFlyBlur | PairFolder = OnTheFlyBlur(train_files, self.degrader, cfg.crop, cfg.seed)
             self.n_train, self.n_holdout = len(train_files), len(holdout)
             if self.rank == 0 and cfg.val_images > 0:
                 self.val = validation_sets(holdout, cfg.val_images)
         else:
             if len(pair_dirs) != 1:
                 raise ValueError("give one synthesized pair folder (blurry/ + sharp/) or face folders")
-            self.dataset = PairFolder(pair_dirs[0], cfg.crop, cfg.seed)
-            self.n_train, self.n_holdout = len(self.dataset.blurry), 0
+            pairs = PairFolder(pair_dirs[0], cfg.crop, cfg.seed)
+            self.dataset = pairs
+            self.n_train, self.n_holdout = len(pairs.blurry), 0
 
         learning_rate(cfg, 0)  # an unknown schedule fails here, not after the data workers start
         if cfg.objective not in OBJECTIVES:
@@ -351,7 +172,7 @@ class Trainer:
         self.ema = WeightEMA(self.generator, cfg.ema) if cfg.ema else None
         if self.ema is not None and "generator_ema" in saved:  # else it starts from the weights resumed
             self.ema.load_state_dict(saved["generator_ema"])
-        self.model = self.generator
+        self.model: torch.nn.Module = self.generator
         if self.distributed:
             from torch.nn.parallel import DistributedDataParallel
 
@@ -422,8 +243,22 @@ class Trainer:
 
     # -- logging -----------------------------------------------------------------------------
     def _print(self, msg: str) -> None:
-        if self.rank == 0 and self.console is not None:
-            self.console.print(msg)
+        """One progress line: to ``OUT/train.log`` (plain text, always) and to the console (rich)."""
+        if self.rank != 0:
+            return
+        log = logging.getLogger(f"faceblur.train.{id(self)}")
+        if not log.handlers:
+            log.setLevel(logging.INFO)
+            log.propagate = False
+            self.out.mkdir(parents=True, exist_ok=True)
+            file = logging.FileHandler(self.out / "train.log", encoding="utf-8")
+            file.setFormatter(_PlainFormatter("%(asctime)s %(message)s"))
+            log.addHandler(file)
+            if self.console is not None:
+                from rich.logging import RichHandler
+
+                log.addHandler(RichHandler(console=self.console, show_time=False, show_path=False, markup=True))
+        log.info(msg)
 
     def _append_csv(self, name: str, row: dict) -> None:
         if self.rank != 0:
@@ -461,7 +296,12 @@ class Trainer:
             "train_images": self.n_train,
             "holdout_images": self.n_holdout,
         }
-        with open(self.out / "config.json", "w") as f:
+        env.update(provenance(self.cfg.init_from))
+        # A resume never overwrites what the run started with: each later start gets its own file.
+        path, n = self.out / "config.json", 1
+        while path.exists():
+            path, n = self.out / f"config.resume-{n}.json", n + 1
+        with open(path, "w") as f:
             json.dump({"config": asdict(self.cfg), "environment": env}, f, indent=2)
 
     # -- the loop ----------------------------------------------------------------------------
@@ -478,11 +318,11 @@ class Trainer:
             # Own generator: creating the iterator must not draw from the global RNG
             # (that would shift the gradient-penalty draws after a resume).
             generator=torch.Generator().manual_seed(cfg.seed),
-            worker_init_fn=_ignore_stop_signals,
+            worker_init_fn=ignore_stop_signals,
         )
         reduce = _allreduce_grads if self.distributed else None
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.amp)
-        stop = _StopRequest() if self.rank == 0 else None
+        stop = StopRequest() if self.rank == 0 else None
         t0, t_log, logs, interrupted = time.time(), time.time(), {}, False
         start_step = self.step
         last = {}
@@ -527,7 +367,9 @@ class Trainer:
                     self._append_csv("val.csv", {"step": self.step, **last})
                     self._print(f"[bold]val[/] step {self.step}: {format_val(last)}")
                     if cfg.snapshots and self.rank == 0:
-                        write_release(release_of(self.generator_state()), self.out / "snapshots" / f"step_{self.step:07d}.pth")
+                        write_release(
+                            release_of(self.generator_state()), self.out / "snapshots" / f"step_{self.step:07d}.pth"
+                        )
                 if stop is not None and stop.requested:
                     raise KeyboardInterrupt
                 if out_of_time:
@@ -540,6 +382,7 @@ class Trainer:
             if stop is not None:
                 stop.restore()
         self.save()
+        close_log(self)
         return {
             "step": self.step,
             "steps_run": self.step - start_step,
@@ -550,56 +393,27 @@ class Trainer:
         }
 
 
+class _PlainFormatter(logging.Formatter):
+    """train.log is plain text: the console's rich markup ([bold]...[/]) is dropped."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from rich.text import Text
+
+        record = logging.makeLogRecord(
+            {**record.__dict__, "msg": Text.from_markup(record.getMessage()).plain, "args": ()}
+        )
+        return super().format(record)
+
+
+def close_log(trainer) -> None:
+    """Close the run's log handlers (the file stays complete; no handle leaks across runs in one process)."""
+    log = logging.getLogger(f"faceblur.train.{id(trainer)}")
+    for h in list(log.handlers):
+        h.close()
+        log.removeHandler(h)
+
+
 def scales_line(logs: dict) -> str:
     """Each term's raw value and the norm of its gradient at the output image, for the console."""
     terms = [k for k in ("content", "perceptual", "adversarial") if k in logs]
     return ", ".join(f"{k} {logs[k]:.4g} (|grad| {logs[f'gnorm_{k}']:.3g})" for k in terms)
-
-
-def format_val(v: dict) -> str:
-    """One console line for a validation row: gains per protocol and the sharp-face PSNR."""
-    parts = [f"paper {v['psnr']:.2f} dB / {v['ssim']:.4f} (gain {v['psnr'] - v['blurry_psnr']:+.2f})"]
-    if "detail" in v:
-        parts.append(f"detail {v['detail']:.2f}")
-    if "mild_psnr" in v:
-        parts.append(f"mild gain {v['mild_psnr'] - v['mild_blurry_psnr']:+.2f}")
-    if "everyday_psnr" in v:
-        parts.append(f"everyday gain {v['everyday_psnr'] - v['everyday_blurry_psnr']:+.2f}")
-    if "sharp_psnr" in v:
-        parts.append(f"sharp {v['sharp_psnr']:.2f} dB")
-    return "  ".join(parts)
-
-
-class _StopRequest:
-    """Ctrl-C / SIGTERM ask the loop to stop at the next step boundary; a second one stops at once.
-
-    Raising straight from the handler could land while the main process is
-    receiving a batch's shared-memory handle from a data worker and leave the
-    worker printing a broken-handshake traceback; a flag checked between steps
-    never interrupts that exchange.
-    """
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self):
-        self.requested = False
-        self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
-
-    def _handle(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def restore(self) -> None:
-        for s, handler in self._previous.items():
-            signal.signal(s, handler)
-
-
-def _ignore_stop_signals(worker_id: int) -> None:
-    """Data workers leave Ctrl-C / SIGTERM to the main process.
-
-    Otherwise ``pkill -f "faceblur train"`` or a terminal Ctrl-C can kill a worker
-    first, and the main process dies on "worker killed" before it saves.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -17,16 +17,16 @@ from __future__ import annotations
 import errno
 import os
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
 from . import atomic
-from .extras import install_hint
 from .deblurrer import Deblurrer, blend
+from .extras import install_hint
 from .faces import Face, alignment_matrix, paste_back, warp_face
 from .imageio import ensure_folder
 from .yuv import Yuv420

@@ -55,6 +55,7 @@ class WeightSpec:
     shrink_sigma: float = 0.0  # the model's error floor in 8-bit levels; > 0: shrink by default (shrinkage.py)
     training: str = ""
     metrics: dict = field(default_factory=dict)
+    built_from: str = ""  # exports (kind onnx-int8): sha256 of the generator release they were made from
 
     @property
     def bundled_path(self) -> Path | None:
@@ -209,8 +210,12 @@ def load_checkpoint(path: str | Path) -> dict:
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         blocked = re.search(r"GLOBAL ([\w.]+)", str(err)) or re.search(r"Unsupported operand (\d+)", str(err))
-        what = f"it would import {blocked.group(1)}" if blocked and not blocked.group(1).isdigit() else (
-            f"it uses pickle opcode {blocked.group(1)}" if blocked else "it holds more than tensors and plain data"
+        what = (
+            f"it would import {blocked.group(1)}"
+            if blocked and not blocked.group(1).isdigit()
+            else (
+                f"it uses pickle opcode {blocked.group(1)}" if blocked else "it holds more than tensors and plain data"
+            )
         )
         raise WeightsError(f"{path}: refused: {what} (a weights file may hold only tensors and plain data)") from None
     except Exception as err:
@@ -253,12 +258,14 @@ def load_generator(name_or_path: str | Path = "default"):
         last = (str(err).strip().splitlines() or [""])[-1].strip()[:200]
         raise WeightsError(f"{path}: weights do not fit their embedded config ({type(err).__name__}: {last})") from None
     model.eval()
-    model.name = spec.name if spec else Path(path).stem
-    model.sha256 = sha256_of(path)
-    model.preset = blob.get("preset", "")
-    model.meta = dict(blob.get("meta") or {})
-    model.flip_tta = bool(spec and spec.flip_tta)  # a release file by path runs single-pass
-    model.shrink_sigma = float(spec.shrink_sigma) if spec else 0.0  # ... and unshrunk
+    vars(model).update(  # plain attributes beside the module's parameters: what it is and how it runs
+        name=spec.name if spec else Path(path).stem,
+        sha256=sha256_of(path),
+        preset=blob.get("preset", ""),
+        meta=dict(blob.get("meta") or {}),
+        flip_tta=bool(spec and spec.flip_tta),  # a release file by path runs single-pass
+        shrink_sigma=float(spec.shrink_sigma) if spec else 0.0,  # ... and unshrunk
+    )
     return model
 
 
@@ -413,8 +420,8 @@ def push(run_dir: str | Path, repo_id: str, api=None, token: str | None = None, 
     training = ""
     if (run_dir / "config.json").exists():
         training = "```json\n" + (run_dir / "config.json").read_text() + "\n```"
-    with tempfile.TemporaryDirectory() as staging:
-        staging = Path(staging)
+    with tempfile.TemporaryDirectory() as tmp:
+        staging = Path(tmp)
         name = repo_id.split("/")[-1]
         release = staging / f"{name}.pth"
         digest = export_generator(ckpt, release)

@@ -299,7 +299,7 @@ def build_hostile_corpus(folder, example_photo) -> dict[str, str]:
     add(
         "ok_16bit_gray.png",
         "16-bit gray",
-        lambda p: Image.fromarray((np.asarray(face.convert("L")).astype(np.uint16) * 257)).save(p),
+        lambda p: Image.fromarray(np.asarray(face.convert("L")).astype(np.uint16) * 257).save(p),
     )
     add(
         "ok_16bit_rgb.png",

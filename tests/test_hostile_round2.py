@@ -454,9 +454,7 @@ def test_audio_only_tiny_and_truncated_videos(deblurrer, tmp_path):
     cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
     opts = BatchOptions()
     out = tmp_path / "out"
-    summary = batch.run(
-        deblurrer, [(audio_only, out / "a.mp4"), (tiny, out / "t.mp4"), (cut, out / "cut.mkv")], opts
-    )
+    summary = batch.run(deblurrer, [(audio_only, out / "a.mp4"), (tiny, out / "t.mp4"), (cut, out / "cut.mkv")], opts)
     msgs = " | ".join(m for _, m in summary.failed)
     assert "no video stream (audio only)" in msgs and "too small" in msgs, msgs
     assert summary.processed == 1 and any("truncated" in w for w in summary.warnings), summary.warnings

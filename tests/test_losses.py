@@ -34,7 +34,9 @@ def test_weighted_total(vgg):
     assert terms["content"][0].item() == pytest.approx(0.25)
 
 
-@pytest.mark.parametrize("kind,expected", [("mse", 0.25), ("l1", 0.5), ("charbonnier", 0.5), ("l1+mse", 0.5 + 0.25 / 0.1)])
+@pytest.mark.parametrize(
+    "kind,expected", [("mse", 0.25), ("l1", 0.5), ("charbonnier", 0.5), ("l1+mse", 0.5 + 0.25 / 0.1)]
+)
 def test_content_loss_kinds(kind, expected):
     fake, sharp = torch.zeros(1, 3, 8, 8), torch.full((1, 3, 8, 8), 0.5)
     terms = Objective(LossWeights(1.0, 0.0, 0.0, content_kind=kind)).terms(fake, sharp)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from conftest import REPO
 from torch import nn
 
 from faceblur_cli.blur import degrade
@@ -13,7 +14,6 @@ from faceblur_cli.losses import LossWeights, VGGPerceptual, critic_loss
 from faceblur_cli.models.critic import PatchCritic
 from faceblur_cli.objective import Objective
 from faceblur_cli.weights import resolve
-from conftest import REPO
 
 
 @pytest.fixture(scope="module")

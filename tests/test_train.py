@@ -270,3 +270,27 @@ def test_weight_ema_update_rule():
         except ValueError:
             continue
         raise AssertionError(f"decay {bad} accepted")
+
+
+def test_config_kept_on_resume_and_a_run_restarts_from_its_file(face_dir, tmp_path):
+    import json
+
+    from faceblur_cli.cli import main_argv
+
+    Trainer(_cfg(face_dir, tmp_path / "a", 2)).run()
+    first = (tmp_path / "a" / "config.json").read_text()
+    Trainer(_cfg(face_dir, tmp_path / "a", 3), resume=True).run()
+    assert (tmp_path / "a" / "config.json").read_text() == first  # the start is never overwritten
+    log = (tmp_path / "a" / "train.log").read_text()
+    assert "val step 2" in log and "[bold]" not in log  # the trainer's own log, plain text
+    again = json.loads((tmp_path / "a" / "config.resume-1.json").read_text())
+    assert again["config"]["steps"] == 3
+    env = json.loads(first)["environment"]
+    assert len(env["commit"] or "x" * 40) == 40 and "init_from_sha256" in env
+    # the same run from its file, into another folder, with one option changed on the command line
+    assert main_argv(["train", "--config", str(tmp_path / "a" / "config.json"), "--out", str(tmp_path / "b")]) == 0
+    b = json.loads((tmp_path / "b" / "config.json").read_text())["config"]
+    a = json.loads(first)["config"]
+    assert b["out"] == str(tmp_path / "b") and {k: v for k, v in b.items() if k != "out"} == {
+        k: v for k, v in a.items() if k != "out"
+    }

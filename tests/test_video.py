@@ -9,8 +9,9 @@ import pytest
 
 av = pytest.importorskip("av")
 
-from faceblur_cli.imageio import read_rgb  # noqa: E402
 from conftest import REPO  # noqa: E402
+
+from faceblur_cli.imageio import read_rgb  # noqa: E402
 
 FACE = read_rgb(REPO / "faceblur_cli" / "assets" / "examples" / "astronaut_sharp.png")[20:260, 140:360]
 

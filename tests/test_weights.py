@@ -207,7 +207,9 @@ def _tiny_release(path, seed, **overrides):
     g = Generator(preset("lite", width=4, levels=2, **overrides))
     for p in g.parameters():
         p.data.normal_(0, 0.05)
-    blob = W.release_of({"generator": g.state_dict(), "generator_config": g.config.to_dict(), "preset": "lite", "step": 1})
+    blob = W.release_of(
+        {"generator": g.state_dict(), "generator_config": g.config.to_dict(), "preset": "lite", "step": 1}
+    )
     W.write_release(blob, path)
     return path
 
@@ -247,6 +249,8 @@ def test_convert_to_half_keeps_config_step_and_output(tmp_path):
     x = torch.rand(1, 3, 64, 64) * 2 - 1
     with torch.no_grad():
         assert (a(x) - h(x)).abs().max() < 1e-2
-    r = CliRunner().invoke(app, ["weights", "convert", str(tmp_path / "snap.pth.sha256"), "-o", str(tmp_path / "x.pth")])
+    r = CliRunner().invoke(
+        app, ["weights", "convert", str(tmp_path / "snap.pth.sha256"), "-o", str(tmp_path / "x.pth")]
+    )
     assert r.exit_code != 0 and "error:" in r.output and "Traceback" not in r.output
     assert not (tmp_path / "x.pth").exists()

@@ -6,6 +6,7 @@ this package (``deblur``, ``data``, ``train``, ``benchmark``, ``weights``) and r
 import. Expected failures (bad input, missing weights, ...) print one ``error:`` line and exit
 non-zero; ``--debug`` shows the traceback instead.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -90,10 +91,10 @@ def friendly(fn):
         try:
             return fn(*args, **kwargs)
         except Exit as e:
-            raise typer.Exit(e.code)
+            raise typer.Exit(e.code) from None
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/]")
-            raise typer.Exit(130)
+            raise typer.Exit(130) from None
         except (
             ImageError,
             WeightsError,
@@ -108,7 +109,7 @@ def friendly(fn):
                 raise
             msg = str(err).splitlines()[0] if str(err) else type(err).__name__
             console.print(f"[red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2 if isinstance(err, ValueError) else 1)
+            raise typer.Exit(2 if isinstance(err, ValueError) else 1) from None
 
     return wrapper
 
@@ -125,8 +126,6 @@ def main(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ):
     _state["debug"] = debug
-
-
 
 
 def _progress(label: str, rate: bool = True, remaining: bool = False, **kw):
@@ -172,7 +171,7 @@ def main_argv(argv: list[str] | None = None) -> int:
     try:
         from typer._click import exceptions as click_errors  # typer >= 0.29 vendors click
     except ImportError:  # pragma: no cover - older typer on click
-        from click import exceptions as click_errors
+        from click import exceptions as click_errors  # type: ignore[no-redef]
 
     try:
         with _sigterm_as_interrupt():

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.table import Table
@@ -16,7 +16,7 @@ from .data import _parse_sizes
 @friendly
 def benchmark(
     dataset: str = typer.Option(..., "--dataset", help="celeba | helen | a folder of sharp faces."),
-    data_root: Optional[Path] = typer.Option(
+    data_root: Path | None = typer.Option(
         None,
         "--data-root",
         help="Where celeba/ and helen/ live (default: $FACEBLUR_DATA, then ~/.cache/faceblur/data).",
@@ -27,7 +27,8 @@ def benchmark(
         "paper,mild,sharp",
         "--protocols",
         help="Comma list: paper (13-27 px, Table 1) | mild (3-11 px) | sharp (no blur, scored against the input) | "
-        "everyday (shake, streaks, defocus, Gaussian 5-17 px + noise + JPEG) | wild (faces in whole photos, detect mode).",
+        "everyday (shake, streaks, defocus, Gaussian 5-17 px + noise + JPEG) | "
+        "wild (faces in whole photos, detect mode).",
     ),
     wild_images: int = typer.Option(
         60, "--wild-images", min=1, help="Faces for the wild protocol (each pasted at 3 widths: 3 photos per face)."
@@ -37,15 +38,15 @@ def benchmark(
     holdout: bool = typer.Option(
         True, "--holdout/--all-images", help="Only faces of the held-out split (never trained on)."
     ),
-    model: List[str] = typer.Option(["default"], "--model", "-m", help="Models to test (repeatable)."),
-    backend: str = typer.Option("torch", "--backend", help="torch | onnx."),
+    model: list[str] = typer.Option(["default"], "--model", "-m", help="Models to test (repeatable)."),
+    backend: str = typer.Option("torch", "--backend", help="torch | onnx | onnx-int8 | auto (as deblur)."),
     flip_tta: bool = typer.Option(
         False,
         "--flip-tta",
         help="Also score each model with the mirrored-pass ensemble switched the other way from its default "
         "(rows NAME+flip, or NAME-flip for models that run it by default).",
     ),
-    shrink: Optional[bool] = typer.Option(
+    shrink: bool | None = typer.Option(
         None, "--shrink/--no-shrink", help="Correction shrinkage for every model (default: each model's setting)."
     ),
     baselines: str = typer.Option(
@@ -53,11 +54,11 @@ def benchmark(
     ),
     out: Path = typer.Option(Path("benchmark_out"), "--out", "-o", help="Output folder."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads (default: the idle cores)."),
+    threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads (default: the idle cores)."),
     vgg_distance: bool = typer.Option(
         False, "--vgg-distance", help="Also score VGG19 relu3_1 feature distance (~0.4 s per image on a CPU)."
     ),
-    real: Optional[Path] = typer.Option(
+    real: Path | None = typer.Option(
         None,
         "--real",
         help="Also evaluate real blur, as aligned input and with face detection + paste-back: a paired folder "
@@ -110,7 +111,7 @@ def benchmark(
             picked = files if pname == "everyday" else files[:wild_images]
             with _progress(f"[bold]{pname}", rate=False) as bar:
                 task = bar.add_task("cases", total=len(picked) * (len(psizes) if pname == "everyday" else 3))
-                tick = lambda: bar.advance(task)  # noqa: E731
+                tick = lambda bar=bar, task=task: bar.advance(task)  # noqa: E731
                 results = (
                     bm.everyday_block(picked, engines, chosen, seed, tick)
                     if pname == "everyday"
@@ -119,7 +120,7 @@ def benchmark(
             report.protocols[pname] = {"sizes": list(psizes), "methods": results}
             _print_protocol(report.dataset, pname, len(picked), psizes, results)
             continue
-        methods = {}
+        methods: dict[str, Callable] = {}
         if "blurry" in chosen:
             methods["blurry"] = lambda c: c.blurry
         if pname != "sharp":  # the oracles undo a kernel; a sharp face has none
@@ -128,7 +129,7 @@ def benchmark(
             if "rl" in chosen:
                 methods["rl_oracle"] = lambda c: bm.rl_oracle(c.blurry, c.kernel)
         for name, eng in engines.items():
-            methods[name] = (lambda e: lambda c: e.whole(c.blurry))(eng)
+            methods[name] = lambda c, e=eng: e.whole(c.blurry)
         cases = bm.make_cases(files, psizes, seed, noise)
         pick = {(files[min(i, len(files) - 1)].name, psizes[j]) for i, j in ((0, 0), (1, len(psizes) // 2), (2, -1))}
 
@@ -138,17 +139,16 @@ def benchmark(
 
         with _progress(f"[bold]{pname}", rate=False) as bar:
             task = bar.add_task("cases", total=len(cases))
-            results = bm.evaluate(cases, methods, lambda: bar.advance(task), keep, vgg=vgg_distance)
+            tick = lambda bar=bar, task=task: bar.advance(task)  # noqa: E731
+            results = bm.evaluate(cases, methods, tick, keep, vgg=vgg_distance)
         report.protocols[pname] = {"sizes": list(psizes), "methods": results}
         if pname == "paper":
             report.methods = results
         _print_protocol(report.dataset, pname, len(files), psizes, results)
     if real is not None:
-        modes = {
-            "aligned": {n: (lambda e: lambda x: e.whole(x))(e) for n, e in engines.items()},
-            "faces": {
-                n: (lambda e: lambda x: e.restore(x, "faces", no_face="skip").image)(e) for n, e in engines.items()
-            },
+        modes: dict[str, dict[str, Callable]] = {
+            "aligned": {n: (lambda x, e=e: e.whole(x)) for n, e in engines.items()},
+            "faces": {n: (lambda x, e=e: e.restore(x, "faces", no_face="skip").image) for n, e in engines.items()},
         }
         report.real = bm.evaluate_real(real, modes)
         for mode, block in report.real["modes"].items():

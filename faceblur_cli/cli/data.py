@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -26,7 +25,7 @@ def _parse_sizes(text: str) -> tuple[int, ...]:
 @app.command(cls=_Command)
 @friendly
 def synthesize(
-    images: Optional[Path] = typer.Option(None, "--images", help="Folder of sharp faces (omit: kernel bank only)."),
+    images: Path | None = typer.Option(None, "--images", help="Folder of sharp faces (omit: kernel bank only)."),
     out: Path = typer.Option(Path("synth"), "--out", "-o", help="Output folder."),
     kernels: int = typer.Option(800, "--kernels", min=1, help="Kernels in the bank (spread evenly over sizes)."),
     sizes: str = typer.Option("13-27", "--sizes", help="Odd kernel sizes: a range 13-27 or a list 13,15,17."),

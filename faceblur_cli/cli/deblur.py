@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.markup import escape
@@ -14,7 +13,7 @@ from .app import Exit, _Command, _progress, app, console, friendly
 @app.command(cls=_Command)
 @friendly
 def deblur(
-    inputs: List[Path] = typer.Argument(
+    inputs: list[Path] = typer.Argument(
         ...,
         metavar="INPUT",
         help="Images, videos (.mp4 .mov .mkv .avi .webm), folders of them, or glob patterns; several need a "
@@ -37,14 +36,19 @@ def deblur(
         help="auto (faceblur-base on CUDA, faceblur-lite on a CPU) | a name from "
         "`faceblur weights list` | a .pth path.",
     ),
-    backend: str = typer.Option("torch", "--backend", help="torch | onnx (needs the onnx extra)."),
-    flip_tta: Optional[bool] = typer.Option(
+    backend: str = typer.Option(
+        "auto",
+        "--backend",
+        help="auto (CPU: the model's int8 ONNX export when onnxruntime is installed, else torch) | torch | "
+        "onnx (exported once, cached) | onnx-int8.",
+    ),
+    flip_tta: bool | None = typer.Option(
         None,
         "--flip-tta/--no-flip-tta",
         help="Average with a mirrored pass (2x network time). Default: the model's setting "
         "(on for faceblur-base, off for faceblur-lite; `faceblur weights list`).",
     ),
-    shrink: Optional[bool] = typer.Option(
+    shrink: bool | None = typer.Option(
         None,
         "--shrink/--no-shrink",
         help="Damp a correction no larger than the model's error floor (near-sharp faces). Default: on for "
@@ -58,7 +62,7 @@ def deblur(
     batch_size: int = typer.Option(
         8, "--batch-size", min=1, max=256, help="Faces per network call (videos: frames held in memory)."
     ),
-    threads: Optional[int] = typer.Option(
+    threads: int | None = typer.Option(
         None, "--threads", min=1, max=1024, help="CPU threads (default: the cores not busy right now)."
     ),
     recursive: bool = typer.Option(True, "--recursive/--no-recursive", help="Descend into sub-folders."),
@@ -75,9 +79,7 @@ def deblur(
         max=2**40,
         help="Refuse larger images and videos with larger frames (decompression bombs); checked from the header.",
     ),
-    crf: int = typer.Option(
-        18, "--crf", help="Videos: H.264 quality, 0-51 (lower = better; 18 = visually lossless)."
-    ),
+    crf: int = typer.Option(18, "--crf", help="Videos: H.264 quality, 0-51 (lower = better; 18 = visually lossless)."),
     smooth: float = typer.Option(
         0.6, "--smooth", help="Videos: landmark smoothing over time, 0 (none) to 0.95 (steadier, slower to follow)."
     ),
@@ -120,12 +122,13 @@ def deblur(
             strength=strength,
             threads=threads,
         )
-        if getattr(engine.backend, "note", ""):
+        if engine.backend.note:
             console.print(f"note: {engine.backend.note}", highlight=False)
         faces_seen = [0]
-        with _progress("[bold]deblur", disable=len(jobs) < 2) as bar, _progress(
-            "[bold]{task.description}", remaining=True, transient=True
-        ) as frames_bar:
+        with (
+            _progress("[bold]deblur", disable=len(jobs) < 2) as bar,
+            _progress("[bold]{task.description}", remaining=True, transient=True) as frames_bar,
+        ):
             task = bar.add_task("deblur", total=len(jobs), rate="")
             video_tasks: dict = {}
 
@@ -167,7 +170,9 @@ def _print_summary(summary, mode: str, engine, skip_existing: bool) -> None:
         console.print(f"[red]failed:[/] {escape(why)}", highlight=False, soft_wrap=True)
     if summary.extras:
         shown = ", ".join(str(p) for p in summary.extras[:3]) + (" ..." if len(summary.extras) > 3 else "")
-        console.print(f"also wrote {len(summary.extras)} extra file(s): {escape(shown)}", highlight=False, soft_wrap=True)
+        console.print(
+            f"also wrote {len(summary.extras)} extra file(s): {escape(shown)}", highlight=False, soft_wrap=True
+        )
     faces = "n/a (--whole)" if mode == "whole" else str(summary.faces)
     console.print(
         f"processed {summary.processed}, faces {faces}, skipped {len(summary.skipped)}, "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -13,7 +12,13 @@ from .app import Exit, _Command, app, friendly, out_console
 @app.command(cls=_Command)
 @friendly
 def train(
-    data: List[Path] = typer.Option(
+    ctx: typer.Context,
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        help="Start from a run's config.json (every option from the file; options given here override it).",
+    ),
+    data: list[Path] = typer.Option(
         None,
         "--data",
         help="Sharp face folders (blurred on the fly) or one synthesized pair folder; repeat --data for several.",
@@ -32,17 +37,20 @@ def train(
         "mse", "--content-loss", help="Pixel loss: mse (paper) | l1 | charbonnier | l1+mse."
     ),
     degradation: str = typer.Option(
-        "real", "--degradation", help="Degradation mix: real (default: sharp, mild, defocus, paper ...) | everyday (the blur phones make) | paper."
+        "real",
+        "--degradation",
+        help="Degradation mix: real (default: sharp, mild, defocus, paper ...) | everyday (the blur phones make) | "
+        "paper.",
     ),
     degradation_set: str = typer.Option(
         "",
         "--degradation-set",
         help="Mix overrides, key=value,...: a component's share (sharp=0.2, mild=0) or a field (jpeg_prob=0.5).",
     ),
-    noise_max: Optional[float] = typer.Option(
+    noise_max: float | None = typer.Option(
         None, "--noise-max", min=0.0, help="Training noise sigma ~ U(0, this), 0-255 units (default: the mix's)."
     ),
-    jpeg_prob: Optional[float] = typer.Option(
+    jpeg_prob: float | None = typer.Option(
         None, "--jpeg-prob", min=0.0, max=1.0, help="Share of blurred samples JPEG re-encoded (default: the mix's)."
     ),
     objective: str = typer.Option(
@@ -50,10 +58,10 @@ def train(
         "--objective",
         help="balanced (weights act on each term's gradient at the output, relative to content) | paper (raw sum).",
     ),
-    perceptual_weight: Optional[float] = typer.Option(
+    perceptual_weight: float | None = typer.Option(
         None, "--perceptual-weight", help="VGG19 perceptual weight (default: paper 10, balanced 0.25)."
     ),
-    adversarial_weight: Optional[float] = typer.Option(
+    adversarial_weight: float | None = typer.Option(
         None, "--adversarial-weight", help="WGAN-GP adversarial weight (default: paper 1, balanced 0.05)."
     ),
     drift: float = typer.Option(1e-3, "--drift", min=0.0, help="Critic drift penalty on D(real)^2 (0: plain WGAN-GP)."),
@@ -63,8 +71,8 @@ def train(
     gan_ramp_steps: int = typer.Option(
         0, "--gan-ramp-steps", min=0, help="Then raise the adversarial weight linearly over this many steps."
     ),
-    critic_lr: Optional[float] = typer.Option(None, "--critic-lr", help="Critic learning rate (default: --lr)."),
-    max_minutes: Optional[float] = typer.Option(
+    critic_lr: float | None = typer.Option(None, "--critic-lr", help="Critic learning rate (default: --lr)."),
+    max_minutes: float | None = typer.Option(
         None, "--max-minutes", min=0.0, help="Stop (checkpoint saved) after this wall time."
     ),
     critic_width: int = typer.Option(64, "--critic-width", min=4, help="PatchGAN base channels."),
@@ -82,7 +90,7 @@ def train(
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
     amp: bool = typer.Option(False, "--amp", help="bf16 autocast (mixed precision)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoint.pt."),
-    init_from: Optional[Path] = typer.Option(
+    init_from: Path | None = typer.Option(
         None,
         "--init-from",
         help="Start the generator from these weights (checkpoint or release): fine-tune, or grow with "
@@ -96,32 +104,33 @@ def train(
         help="Keep an exponential moving average of the weights with this decay (e.g. 0.999) and "
         "validate, snapshot and export it instead of the raw weights (0: off).",
     ),
-    refine_width: Optional[int] = typer.Option(
+    refine_width: int | None = typer.Option(
         None, "--refine-width", min=0, help="Override the preset's refiner width (0: none)."
     ),
-    refine_depth: Optional[int] = typer.Option(
+    refine_depth: int | None = typer.Option(
         None,
         "--refine-depth",
         min=1,
-        help="Override the refiner's conv layers (preset: 3); with --init-from, layers the file lacks start as identity.",
+        help="Override the refiner's conv layers (preset: 3); with --init-from, layers the file lacks start as "
+        "identity.",
     ),
-    export: Optional[Path] = typer.Option(
+    export: Path | None = typer.Option(
         None, "--export", help="Write the release file from OUT/checkpoint.pt to this path and stop (no training)."
     ),
     half: bool = typer.Option(False, "--half", help="With --export: store fp16 weights."),
 ):
     """Train the generator: content + perceptual + WGAN-GP, balanced or paper weighting (resumable, torchrun)."""
-    from ..train import TrainConfig, Trainer
+    from ..train import TrainConfig, Trainer, config_from_file
     from ..weights import export_generator
 
     if export is not None:
         digest = export_generator(out / "checkpoint.pt", export, half=half)
         out_console.print(f"{export}  sha256 {digest}")
         return
-    if not data:
+    if not data and config is None:
         raise ValueError("--data is required (a folder of sharp faces, or a synthesized pair folder)")
     cfg = TrainConfig(
-        data=[str(d) for d in data],
+        data=[str(d) for d in data or []],
         out=str(out),
         preset=preset,
         steps=steps,
@@ -161,6 +170,20 @@ def train(
             k: v for k, v in (("refine_width", refine_width), ("refine_depth", refine_depth)) if v is not None
         },
     )
+    if config is not None:  # the file's values, then only what was typed on this command line
+        from dataclasses import asdict
+
+        try:
+            from typer._click.core import ParameterSource  # typer >= 0.29 vendors click
+        except ImportError:  # pragma: no cover - older typer on click
+            from click.core import ParameterSource  # type: ignore[no-redef,assignment]
+
+        given = {
+            k: v
+            for k, v in asdict(cfg).items()
+            if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE or (k == "generator_overrides" and v)
+        }
+        cfg = config_from_file(config, **given)
     trainer = Trainer(cfg, resume=resume, console=out_console)
     result = trainer.run()
     if trainer.rank == 0:

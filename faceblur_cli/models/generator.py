@@ -28,8 +28,8 @@ Images are tensors in [-1, 1], NCHW, RGB.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -62,7 +62,7 @@ class GeneratorConfig:
     refine_depth: int = 3  # its conv layers
 
     @classmethod
-    def from_dict(cls, d: dict) -> "GeneratorConfig":
+    def from_dict(cls, d: dict) -> GeneratorConfig:
         """Build from a dict, rejecting unknown keys (a typo must not silently change the model)."""
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
@@ -74,10 +74,19 @@ class GeneratorConfig:
 
     #: Sane bounds of every numeric field: a 1 KB file must not be able to ask for a 24 GB network.
     BOUNDS = {
-        "width": (1, 256), "levels": (1, 6), "stage1_blocks": (0, 16), "stage2_blocks": (0, 16),
-        "recurrent_steps": (0, 8), "drdbu_blocks": (0, 16), "drdbu_growth": (1, 128),
-        "drdbu_rdb_per_block": (1, 8), "drdbu_convs": (1, 12), "res_scale": (0.0, 10.0),
-        "pixel_unshuffle": (1, 8), "refine_width": (0, 256), "refine_depth": (0, 32),
+        "width": (1, 256),
+        "levels": (1, 6),
+        "stage1_blocks": (0, 16),
+        "stage2_blocks": (0, 16),
+        "recurrent_steps": (0, 8),
+        "drdbu_blocks": (0, 16),
+        "drdbu_growth": (1, 128),
+        "drdbu_rdb_per_block": (1, 8),
+        "drdbu_convs": (1, 12),
+        "res_scale": (0.0, 10.0),
+        "pixel_unshuffle": (1, 8),
+        "refine_width": (0, 256),
+        "refine_depth": (0, 32),
     }
 
     def check_bounds(self) -> None:
@@ -188,7 +197,7 @@ class Generator(nn.Module):
         # Zero-init the last conv: an untrained model is the identity (output = input),
         # so training starts from the blurry image instead of from noise.
         nn.init.zeros_(self.tail.weight)
-        nn.init.zeros_(self.tail.bias)
+        nn.init.zeros_(self.tail.bias)  # type: ignore[arg-type]  # the tail conv has a bias
         self.refine = Refiner(c.refine_width, c.refine_depth) if c.refine_width else None
 
     @property

@@ -34,7 +34,7 @@ class Refiner(nn.Module):
         self.body = nn.Sequential(*layers)
         self.out = conv3x3(width, 3 * s * s)
         nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
+        nn.init.zeros_(self.out.bias)  # type: ignore[arg-type]  # conv3x3 has a bias
 
     def forward(self, blurry: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
         r = self.shuffle(self.out(self.body(self.unshuffle(torch.cat([blurry, coarse], dim=1)))))
