@@ -73,13 +73,13 @@ class TorchBackend:
 
 
 def int8_export(generator) -> Path:
-    """The registry's verified int8 ONNX export of ``generator`` (entry NAME-int8), made from exactly
-    these weights; a WeightsError if there is none or it was made from other weights."""
+    """The registry's verified int8 ONNX export made from exactly these weights (an entry of kind
+    ``onnx-int8`` whose ``built_from`` is their sha256); a WeightsError if there is none."""
     from .weights import WeightsError, load_registry, resolve
 
     registry = load_registry()
-    spec = registry.get(f"{generator.name}-int8")
-    if spec is None or spec.built_from != generator.sha256:
+    spec = next((s for s in registry.values() if s.kind == "onnx-int8" and s.built_from == generator.sha256), None)
+    if spec is None:
         raise WeightsError(
             f"{generator.name}: no int8 export registered for these weights (use --backend torch or onnx)"
         )

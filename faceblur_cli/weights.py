@@ -14,7 +14,7 @@ import os
 import re
 import sys
 import warnings
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import torch
@@ -56,10 +56,17 @@ class WeightSpec:
     training: str = ""
     metrics: dict = field(default_factory=dict)
     built_from: str = ""  # exports (kind onnx-int8): sha256 of the generator release they were made from
+    alias: str = ""  # a plain name (faceblur-lite) names a tagged release (faceblur-lite@p60): its roles, their file
+    parent: str = ""  # lineage of a tagged release: the tag it was fine-tuned from,
+    run: str = ""  # ... its training run folder,
+    step: int = 0  # ... the step released,
+    mix: str = ""  # ... the degradation mix,
+    commit: str = ""  # ... and the code's commit
+    root: str = ""  # set by load_registry: the registry's folder (bundled paths are relative to it)
 
     @property
     def bundled_path(self) -> Path | None:
-        return PACKAGE_DIR / self.bundled if self.bundled else None
+        return Path(self.root or PACKAGE_DIR) / self.bundled if self.bundled else None
 
     @property
     def published(self) -> bool:
@@ -75,17 +82,34 @@ class WeightSpec:
         return self.source or "in the package"
 
 
-def load_registry(path: str | Path = REGISTRY_FILE) -> dict[str, WeightSpec]:
-    """Parse ``weights.toml`` into specs; unknown keys are an error (typos must not pass silently)."""
+def registry_file() -> Path:
+    """The registry in use: ``$FACEBLUR_REGISTRY`` (a private or test registry), else the package's."""
+    return Path(os.environ.get("FACEBLUR_REGISTRY") or REGISTRY_FILE)
+
+
+def load_registry(path: str | Path | None = None) -> dict[str, WeightSpec]:
+    """Parse ``weights.toml`` into specs; unknown keys are an error (typos must not pass silently).
+
+    A table with ``alias = "NAME@TAG"`` is that tagged release under a plain name (its file, metrics
+    and settings), keeping only its own roles (``default``, ``gpu_default``)."""
+    path = Path(path) if path is not None else registry_file()
     with open(path, "rb") as f:
         raw = tomllib.load(f)
-    known = {f.name for f in fields(WeightSpec)}
+    known = {f.name for f in fields(WeightSpec)} - {"root", "name"}
     specs = {}
     for name, table in raw.items():
         unknown = set(table) - known
         if unknown:
             raise WeightsError(f"{path}: [{name}] has unknown keys {sorted(unknown)}")
-        specs[name] = WeightSpec(name=name, **table)
+        specs[name] = WeightSpec(name=name, root=str(path.parent), **table)
+    for name, spec in list(specs.items()):
+        if spec.alias:
+            target = specs.get(spec.alias)
+            if target is None or target.alias:
+                raise WeightsError(f"{path}: [{name}] is an alias of {spec.alias!r}, which is not a tagged release")
+            specs[name] = replace(
+                target, name=name, alias=target.name, default=spec.default, gpu_default=spec.gpu_default
+            )
     return specs
 
 

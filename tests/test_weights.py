@@ -254,3 +254,43 @@ def test_convert_to_half_keeps_config_step_and_output(tmp_path):
     )
     assert r.exit_code != 0 and "error:" in r.output and "Traceback" not in r.output
     assert not (tmp_path / "x.pth").exists()
+
+
+def test_release_a_tiny_run_by_tag_and_alias(face_dir, tmp_path, monkeypatch):
+    """faceblur weights release: tiny run -> tag -> loads by tag and, once current, by the plain name."""
+    from faceblur_cli.cli import main_argv
+    from faceblur_cli.train import TrainConfig, Trainer
+
+    registry = tmp_path / "reg" / "weights.toml"
+    registry.parent.mkdir()
+    registry.write_text("# a private registry\n")
+    cfg = TrainConfig(
+        data=[str(face_dir)],
+        out=str(tmp_path / "run"),
+        preset="lite",
+        steps=2,
+        batch=2,
+        crop=64,
+        val_every=100,
+        val_images=0,
+        log_every=1,
+        workers=0,
+        adversarial_weight=0,
+        perceptual_weight=0,
+        generator_overrides={"width": 4, "levels": 2, "refine_width": 4},
+    )
+    Trainer(cfg).run()
+    monkeypatch.setenv("FACEBLUR_REGISTRY", str(registry))
+    args = ["weights", "release", str(tmp_path / "run"), "--registry", str(registry), "--docs", str(tmp_path / "docs")]
+    assert main_argv([*args, "--tag", "lite@tiny1"]) == 0
+    tagged = W.load_generator("faceblur-lite@tiny1")
+    assert tagged.name == "faceblur-lite@tiny1" and tagged.meta["step"] == 2
+    assert W.load_generator("lite@tiny1").sha256 == tagged.sha256  # the short name
+    assert main_argv([*args, "--tag", "lite@tiny1"]) == 1  # a tag is never reused
+    spec = W.load_registry(registry)["faceblur-lite@tiny1"]
+    assert spec.run == str(tmp_path / "run") and spec.step == 2 and spec.mix.startswith("real")
+    assert (tmp_path / "docs" / "models" / "faceblur-lite@tiny1.md").exists()
+    Trainer(cfg, resume=False).run()  # the same run again: another file, released as current
+    assert main_argv([*args, "--tag", "lite@tiny2", "--current", "--fp32"]) == 0
+    current = W.load_generator("faceblur-lite")  # the plain name is now an alias of tiny2
+    assert current.sha256 == W.load_registry(registry)["faceblur-lite@tiny2"].sha256 != tagged.sha256

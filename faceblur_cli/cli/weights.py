@@ -104,6 +104,28 @@ def weights_interpolate(
     out_console.print(f"wrote {output} (sha256 {digest})")
 
 
+@weights_app.command("release", cls=_Command)
+@friendly
+def weights_release(
+    run: Path = typer.Argument(..., help="Training run folder (checkpoint.pt, config.json)."),
+    tag: str = typer.Option(..., "--tag", help="MODEL@TAG, e.g. lite@everyday1; a tag is never reused."),
+    current: bool = typer.Option(False, "--current", help="Point the plain name (faceblur-lite) at this tag."),
+    fp32: bool = typer.Option(False, "--fp32", help="Store fp32 weights (default fp16, upcast on load)."),
+    registry: Path | None = typer.Option(
+        None, "--registry", help="Registry to add to (default: $FACEBLUR_REGISTRY, else the package's weights.toml)."
+    ),
+    docs: Path | None = typer.Option(Path("docs"), "--docs", help="Where docs/models/MODEL@TAG.md goes."),
+):
+    """Release a training run as a tagged model: the weights file, its registry entry with lineage, a card stub."""
+    from ..release import release_run
+
+    entry = release_run(run, tag, registry, half=not fp32, make_current=current, docs=docs)
+    out_console.print(
+        f"released {entry['name']} (step {entry['step']}, sha256 {entry['sha256'][:16]}..., parent "
+        f"{entry['parent'] or 'none'})" + (f"; {entry['name'].split('@')[0]} now points at it" if current else "")
+    )
+
+
 @weights_app.command("convert", cls=_Command)
 @friendly
 def weights_convert(
