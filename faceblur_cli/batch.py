@@ -38,8 +38,10 @@ from .video import VIDEO_EXTS, is_video
 KEEP_VIDEO_EXTS = (".mp4", ".mov", ".mkv", ".m4v")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class BatchOptions:
+    """How a batch runs (the CLI's deblur options, keyword-only so a new option can never shift another)."""
+
     mode: str = "faces"
     no_face: str = "whole"
     only_center_face: bool = False

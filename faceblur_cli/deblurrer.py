@@ -274,20 +274,43 @@ class Deblurrer:
         Faces in ``--whole`` go through the aligned path too: the network over an unaligned face at
         another scale smears its features, so the frame's rest comes from the tiles, each face from
         its aligned crop, blended by the same feathered mask."""
+        ((out, crops, restored),) = self.restore_landmarks([rgb], [[f.landmarks for f in faces]], t=t, bases=[base])
+        return DeblurResult(out, mode, faces, crops, restored, dict(t))
+
+    def restore_landmarks(
+        self,
+        images: list[np.ndarray],
+        landmarks: list[list[np.ndarray]],
+        strength: float = 1.0,
+        min_face_scale: float | None = None,
+        t: dict | None = None,
+        bases: list[np.ndarray | None] | None = None,
+    ) -> list[tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]]:
+        """Deblur the faces at ``landmarks`` (5 x 2 each) in several images with one batched network
+        pass: (image, aligned crops, restored crops) per image. Photos and video frames both go
+        through this, so the pipeline exists once. ``strength`` < 1 blends each restored crop with
+        its input before pasting; ``bases`` (``--whole``): paste over these instead of a copy."""
+        t = defaultdict(float) if t is None else t
+        scale = self.min_face_scale if min_face_scale is None else min_face_scale
         t0 = time.perf_counter()
-        geometry = [crop_geometry(f.landmarks, self.min_face_scale) for f in faces]
-        matrices = [m for m, _ in geometry]
-        crops = [warp_face(rgb, m, side) for m, side in geometry]
+        geometry = [[crop_geometry(lm, scale) for lm in lms] for lms in landmarks]
+        crops = [[warp_face(img, m, side) for m, side in geo] for img, geo in zip(images, geometry)]
         t["align"] += time.perf_counter() - t0
         t0 = time.perf_counter()
-        restored = self.run_network(crops)
+        flat = iter(self.run_network([c for cs in crops for c in cs]))
+        restored = [[next(flat) for _ in cs] for cs in crops]
         t["network"] += time.perf_counter() - t0
         t0 = time.perf_counter()
-        out = rgb.copy() if base is None else base  # one copy for all faces: each paste touches its own box
-        for c, r, m in zip(crops, restored, matrices):
-            paste_back(out, r, m, crop=c, inplace=True, original=None if base is None else rgb)
+        results = []
+        for i, (img, geo, cs, rs) in enumerate(zip(images, geometry, crops, restored)):
+            base = bases[i] if bases else None
+            out = (img.copy() if cs else img) if base is None else base  # one copy: each paste touches its box
+            for (m, _), c, r in zip(geo, cs, rs):
+                r = blend(c, r, strength) if strength < 1 else r
+                paste_back(out, r, m, crop=c, inplace=True, original=None if base is None else img)
+            results.append((out, cs, rs))
         t["paste"] += time.perf_counter() - t0
-        return DeblurResult(out, mode, faces, crops, restored, dict(t))
+        return results
 
     # -- network ------------------------------------------------------------------------------
     def run_network(self, images: list[np.ndarray]) -> list[np.ndarray]:

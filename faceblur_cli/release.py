@@ -13,7 +13,16 @@ import json
 import re
 from pathlib import Path
 
-from .weights import WeightsError, export_generator, load_checkpoint, load_registry, registry_file
+from .weights import (
+    WeightsError,
+    convert,
+    export_generator,
+    load_checkpoint,
+    load_registry,
+    registry_file,
+    sha256_of,
+    write_release,
+)
 
 TAG = re.compile(r"^(faceblur-)?([a-z0-9][a-z0-9-]*)@([a-z0-9][a-z0-9.-]*)$")
 
@@ -37,10 +46,14 @@ def release_run(
     half: bool = True,
     make_current: bool = False,
     docs: str | Path | None = None,
+    step: int | None = None,
+    shrink_sigma: float = 0.0,
 ) -> dict:
     """Release ``run``'s checkpoint as ``MODEL@TAG``: the file (fp16 by default) beside the registry under
     ``assets/weights/``, a registry table with lineage, and ``docs/models/MODEL@TAG.md`` (a stub to fill
-    with the held-out tables). ``make_current`` points the plain name at the new tag. Returns the entry."""
+    with the held-out tables). ``make_current`` points the plain name at the new tag. ``step``: release
+    the run's ``--snapshots`` file of that step (the one validation chose) instead of its last
+    checkpoint. Returns the entry."""
     run = Path(run)
     registry = Path(registry) if registry is not None else registry_file()
     model, short_tag = parse_tag(tag)
@@ -48,18 +61,25 @@ def release_run(
     specs = load_registry(registry)
     if name in specs:
         raise WeightsError(f"{name}: already released (a tag is never reused; pick a new one)")
-    ckpt = run / "checkpoint.pt"
+    ckpt = run / "checkpoint.pt" if step is None else run / "snapshots" / f"step_{step:07d}.pth"
     if not ckpt.is_file():
         raise WeightsError(f"{ckpt}: no training checkpoint to release")
     blob = load_checkpoint(ckpt)
+    if step is not None:  # a snapshot is a release file already: its step is in its metadata
+        blob = {"step": (blob.get("meta") or {}).get("step", step)}
     cfg = json.loads((run / "config.json").read_text()) if (run / "config.json").exists() else {}
     config, env = cfg.get("config", {}), cfg.get("environment", {})
     parent_sha = env.get("init_from_sha256")
+    if not parent_sha and config.get("init_from") and Path(config["init_from"]).is_file():
+        parent_sha = sha256_of(config["init_from"])  # a run logged before provenance was recorded
     parent = next((s.name for s in specs.values() if parent_sha and s.sha256 == parent_sha and "@" in s.name), "")
     filename = f"{name}.pth"
     out = registry.parent / "assets" / "weights" / filename
     out.parent.mkdir(parents=True, exist_ok=True)
-    digest = export_generator(ckpt, out, half=half)
+    if step is None:
+        digest = export_generator(ckpt, out, half=half)
+    else:
+        digest = write_release(convert(str(ckpt), half=half), out)
     mix = config.get("degradation", "") + (f" ({config['degradation_set']})" if config.get("degradation_set") else "")
     entry = {
         "kind": "generator",
@@ -76,6 +96,8 @@ def release_run(
         "mix": mix,
         "commit": env.get("commit") or "",
     }
+    if shrink_sigma:  # the model's error floor (benchmarks/holdout_probe.py sharp_rms): shrinkage on
+        entry["shrink_sigma"] = float(shrink_sigma)
     text = registry.read_text().rstrip() + "\n\n" + f'["{name}"]\n'
     text += "".join(f"{k} = {_toml_value(v)}\n" for k, v in entry.items())
     if make_current:

@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from . import atomic
-from .deblurrer import Deblurrer, blend
+from .deblurrer import Deblurrer
 from .extras import install_hint
-from .faces import Face, alignment_matrix, paste_back, warp_face
+from .faces import Face
 from .imageio import ensure_folder
 from .yuv import Yuv420
 
@@ -120,27 +120,22 @@ def restore_frames(
         raise ValueError(f"unknown no-face policy {no_face!r}; choose from {VIDEO_NO_FACE}")
     s = deblurrer.strength if strength is None else check_strength(strength)
     tracker = FaceTracker(smooth)
-    pending: list[tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]] = []
+    pending: list[tuple[np.ndarray, list[np.ndarray]]] = []  # (frame, landmarks of its tracked faces)
     seen_face = False
 
     def flush() -> Iterator[np.ndarray]:
-        crops = [c for _, _, cs in pending for c in cs]
-        restored = iter(deblurrer.run_network(crops) if crops else [])
-        for frame, matrices, cs in pending:
-            out = frame.copy() if cs else frame
-            for m, c in zip(matrices, cs):
-                r = next(restored)
-                paste_back(out, blend(c, r, s) if s < 1 else r, m, crop=c, inplace=True)
+        # Video keeps the 256 crop (min_face_scale 0): the real clip measured best so, and faster.
+        done = deblurrer.restore_landmarks([f for f, _ in pending], [lm for _, lm in pending], s, min_face_scale=0.0)
+        for (out, cs, _), _ in zip(done, pending):
             if on_frame:
                 on_frame(len(cs))
             yield out
         pending.clear()
 
     for frame in frames:
-        faces = deblurrer.detect(frame)
-        matrices = [alignment_matrix(lm) for lm in tracker.update(faces)]
-        seen_face = seen_face or bool(matrices)
-        pending.append((frame, matrices, [warp_face(frame, m) for m in matrices]))
+        landmarks = tracker.update(deblurrer.detect(frame))
+        seen_face = seen_face or bool(landmarks)
+        pending.append((frame, landmarks))
         if len(pending) >= batch:
             yield from flush()
     yield from flush()

@@ -97,18 +97,18 @@ def deblur(
     mode = "aligned" if aligned else "whole" if whole else "faces"
     with pixel_limit(max_pixels):  # restored afterwards: the API in the same process keeps its own limit
         opts = batch.BatchOptions(
-            mode,
-            no_face,
-            only_center_face,
-            recursive,
-            suffix,
-            ext,
-            skip_existing,
-            overwrite,
-            save_faces,
-            compare,
-            crf,
-            smooth,
+            mode=mode,
+            no_face=no_face,
+            only_center_face=only_center_face,
+            recursive=recursive,
+            suffix=suffix,
+            ext=ext,
+            skip_existing=skip_existing,
+            overwrite=overwrite,
+            save_faces=save_faces,
+            compare=compare,
+            crf=crf,
+            smooth=smooth,
         )
         jobs = batch.plan_many(inputs, output, opts)  # validates paths before loading any model
         engine = Deblurrer(

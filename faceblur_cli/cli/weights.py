@@ -29,15 +29,24 @@ def export_onnx_cmd(
 # --------------------------------------------------------------------------------------- weights
 @weights_app.command("list", cls=_Command)
 @friendly
-def weights_list():
-    """Registered models and third-party weights, where they come from and whether they are local."""
+def weights_list(
+    as_json: bool = typer.Option(False, "--json", help="Every field of every entry, as JSON (for scripts)."),
+):
+    """Registered models and third-party weights: role, size, where they come from, held-out results."""
+    import json
+    from dataclasses import asdict
+
     from ..weights import cache_dir, load_registry
 
-    table = Table()
-    table.add_column("name", no_wrap=True)  # copied into --model: never broken across lines
-    for col in ("kind", "size", "source", "local", "held-out results"):
-        table.add_column(col, overflow="fold")
-    for spec in load_registry().values():
+    registry = load_registry()
+    if as_json:
+        out_console.print_json(json.dumps({n: {**asdict(s), "root": None} for n, s in registry.items()}))
+        return
+    table = Table(expand=False)
+    table.add_column("name and role", overflow="fold", ratio=3)
+    table.add_column("size / local", overflow="fold", ratio=1)
+    table.add_column("held-out results, source", overflow="fold", ratio=4)
+    for spec in registry.values():
         local = (
             "bundled"
             if spec.bundled_path and spec.bundled_path.exists()
@@ -45,15 +54,14 @@ def weights_list():
             if (cache_dir() / spec.name / spec.filename).exists()
             else "no"
         )
-        roles = (("CPU default", spec.default), ("CUDA default", spec.gpu_default), ("flip TTA", spec.flip_tta))
-        roles = [r for r, on in roles if on] + ([f"shrink sigma {spec.shrink_sigma:g}"] if spec.shrink_sigma else [])
+        flags = (("CPU default", spec.default), ("CUDA default", spec.gpu_default), ("flip TTA", spec.flip_tta))
+        roles = [r for r, on in flags if on] + ([f"shrink sigma {spec.shrink_sigma:g}"] if spec.shrink_sigma else [])
+        name = spec.name + (f" ({', '.join(roles)})" if roles else "") + (f" = {spec.alias}" if spec.alias else "")
+        results = "; ".join(f"{k}: {v}" for k, v in spec.metrics.items())
         table.add_row(
-            spec.name + (f" ({', '.join(roles)})" if roles else ""),
-            spec.kind,
-            f"{spec.size / 1e6:.1f} MB",
-            spec.source_text,
-            local,
-            "\n".join(f"{k}: {v}" for k, v in spec.metrics.items()) or "-",
+            f"[bold]{name}[/]\n{spec.kind}",
+            f"{spec.size / 1e6:.1f} MB\n{local}",
+            (results + "\n" if results else "") + spec.source_text,
         )
     out_console.print(table)
 
@@ -115,11 +123,19 @@ def weights_release(
         None, "--registry", help="Registry to add to (default: $FACEBLUR_REGISTRY, else the package's weights.toml)."
     ),
     docs: Path | None = typer.Option(Path("docs"), "--docs", help="Where docs/models/MODEL@TAG.md goes."),
+    step: int | None = typer.Option(
+        None, "--step", min=0, help="Release the run's snapshot of this step (train --snapshots), not its last state."
+    ),
+    shrink_sigma: float = typer.Option(
+        0.0, "--shrink-sigma", min=0.0, help="Its error floor (holdout_probe.py sharp_rms): correction shrinkage on."
+    ),
 ):
     """Release a training run as a tagged model: the weights file, its registry entry with lineage, a card stub."""
     from ..release import release_run
 
-    entry = release_run(run, tag, registry, half=not fp32, make_current=current, docs=docs)
+    entry = release_run(
+        run, tag, registry, half=not fp32, make_current=current, docs=docs, step=step, shrink_sigma=shrink_sigma
+    )
     out_console.print(
         f"released {entry['name']} (step {entry['step']}, sha256 {entry['sha256'][:16]}..., parent "
         f"{entry['parent'] or 'none'})" + (f"; {entry['name'].split('@')[0]} now points at it" if current else "")
