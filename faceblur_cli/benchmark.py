@@ -26,7 +26,7 @@ import numpy as np
 from .blur import degrade
 from .degradations import IDENTITY
 from .imageio import ImageError, list_images, read_rgb
-from .kernels import motion_kernel
+from .kernels import PAPER_SIZES, motion_kernel
 from .metrics import colour_shift, detail_ratio, gmsd, psnr, sharpness, ssim, vgg_distance
 
 TEST_KERNEL_SEED = 20_200_000
@@ -215,6 +215,90 @@ def wild_block(files: list[Path], engines: dict, seed: int, progress=None) -> di
     from .evaluation import evaluate_wild, wild_cases, wild_methods
 
     return evaluate_wild(wild_cases(files, seed), wild_methods(engines), progress)
+
+
+@dataclass(kw_only=True)
+class RunOptions:
+    """What a benchmark run measures (the CLI's options; keyword-only)."""
+
+    protocols: list[str]
+    paper_sizes: tuple[int, ...] = PAPER_SIZES
+    seed: int = 0
+    noise: float = 0.0
+    baselines: list[str] = field(default_factory=lambda: ["blurry"])
+    wild_images: int = 60
+    vgg: bool = False
+    real: Path | None = None
+
+
+def _no_progress(label: str, total: int):
+    import contextlib
+
+    return contextlib.nullcontext(lambda: None)
+
+
+def run(
+    dataset: str,
+    files: list[Path],
+    engines: dict,
+    opts: RunOptions,
+    progress: Callable = _no_progress,
+    on_protocol: Callable | None = None,
+) -> tuple[Report, dict]:
+    """Every protocol of ``opts`` for every engine (name -> Deblurrer) on ``files``: the Report (what
+    results.json holds) and the example crops for examples.png. ``progress(label, total)`` is a context
+    manager yielding a tick; ``on_protocol(name, n_images, sizes, results)`` is told each result."""
+    from .degradations import PROTOCOLS
+
+    ran = {n: dict(sha256=e.model_sha256, flip_tta=e.flip_tta, shrink_sigma=e.shrink_sigma) for n, e in engines.items()}
+    report = Report(dataset, len(files), list(opts.paper_sizes), opts.seed, models=ran)
+    examples: dict = {}
+    for pname in opts.protocols:
+        psizes = opts.paper_sizes if pname == "paper" else PROTOCOLS[pname]
+        if pname in ("everyday", "wild"):
+            picked = files if pname == "everyday" else files[: opts.wild_images]
+            with progress(pname, len(picked) * (len(psizes) if pname == "everyday" else 3)) as tick:
+                results = (
+                    everyday_block(picked, engines, opts.baselines, opts.seed, tick)
+                    if pname == "everyday"
+                    else wild_block(picked, engines, opts.seed, tick)
+                )
+            n = len(picked)
+        else:
+            methods: dict[str, Callable] = {}
+            if "blurry" in opts.baselines:
+                methods["blurry"] = lambda c: c.blurry
+            if pname != "sharp":  # the oracles undo a kernel; a sharp face has none
+                if "wiener" in opts.baselines:
+                    methods["wiener_oracle"] = lambda c: wiener_oracle(c.blurry, c.kernel)
+                if "rl" in opts.baselines:
+                    methods["rl_oracle"] = lambda c: rl_oracle(c.blurry, c.kernel)
+            for name, eng in engines.items():
+                methods[name] = lambda c, e=eng: e.whole(c.blurry)
+            cases = make_cases(files, psizes, opts.seed, opts.noise)
+            pick = {
+                (files[min(i, len(files) - 1)].name, psizes[j]) for i, j in ((0, 0), (1, len(psizes) // 2), (2, -1))
+            }
+
+            def keep(name, case, img, pick=pick, pname=pname):
+                if pname == "paper" and (case.name, case.size) in pick:
+                    examples.setdefault((case.name, case.size), {"sharp": case.sharp})[name] = img
+
+            with progress(pname, len(cases)) as tick:
+                results = evaluate(cases, methods, tick, keep, vgg=opts.vgg)
+            if pname == "paper":
+                report.methods = results
+            n = len(files)
+        report.protocols[pname] = {"sizes": list(psizes), "methods": results}
+        if on_protocol:
+            on_protocol(pname, n, psizes, results)
+    if opts.real is not None:
+        modes: dict[str, dict[str, Callable]] = {
+            "aligned": {n: (lambda x, e=e: e.whole(x)) for n, e in engines.items()},
+            "faces": {n: (lambda x, e=e: e.restore(x, "faces", no_face="skip").image) for n, e in engines.items()},
+        }
+        report.real = evaluate_real(opts.real, modes)
+    return report, examples
 
 
 def validate_report(data: dict) -> None:

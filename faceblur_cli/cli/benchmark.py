@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
 from pathlib import Path
 
 import typer
@@ -100,57 +100,34 @@ def benchmark(
             engines[eng.model_name + ("+flip" if other else "-flip")] = Deblurrer(
                 m, device=device, backend=backend, flip_tta=other, shrink=shrink, threads=threads
             )
-    ran = {n: dict(sha256=e.model_sha256, flip_tta=e.flip_tta, shrink_sigma=e.shrink_sigma) for n, e in engines.items()}
-    report = bm.Report(
-        dataset if dataset in bm.DATASETS else str(folder), len(files), list(size_list), seed, models=ran
+
+    @contextlib.contextmanager
+    def bar(label: str, total: int):
+        with _progress(f"[bold]{label}", rate=False) as p:
+            task = p.add_task("cases", total=total)
+            yield lambda: p.advance(task)
+
+    def show(pname: str, n: int, sizes, results: dict) -> None:
+        _print_protocol(str(dataset if dataset in bm.DATASETS else folder), pname, n, sizes, results)
+
+    report, examples = bm.run(
+        dataset if dataset in bm.DATASETS else str(folder),
+        files,
+        engines,
+        bm.RunOptions(
+            protocols=protocol_list,
+            paper_sizes=size_list,
+            seed=seed,
+            noise=noise,
+            baselines=chosen,
+            wild_images=wild_images,
+            vgg=vgg_distance,
+            real=real,
+        ),
+        progress=bar,
+        on_protocol=show,
     )
-    examples: dict = {}
-    for pname in protocol_list:
-        psizes = size_list if pname == "paper" else PROTOCOLS[pname]
-        if pname in ("everyday", "wild"):
-            picked = files if pname == "everyday" else files[:wild_images]
-            with _progress(f"[bold]{pname}", rate=False) as bar:
-                task = bar.add_task("cases", total=len(picked) * (len(psizes) if pname == "everyday" else 3))
-                tick = lambda bar=bar, task=task: bar.advance(task)  # noqa: E731
-                results = (
-                    bm.everyday_block(picked, engines, chosen, seed, tick)
-                    if pname == "everyday"
-                    else bm.wild_block(picked, engines, seed, tick)
-                )
-            report.protocols[pname] = {"sizes": list(psizes), "methods": results}
-            _print_protocol(report.dataset, pname, len(picked), psizes, results)
-            continue
-        methods: dict[str, Callable] = {}
-        if "blurry" in chosen:
-            methods["blurry"] = lambda c: c.blurry
-        if pname != "sharp":  # the oracles undo a kernel; a sharp face has none
-            if "wiener" in chosen:
-                methods["wiener_oracle"] = lambda c: bm.wiener_oracle(c.blurry, c.kernel)
-            if "rl" in chosen:
-                methods["rl_oracle"] = lambda c: bm.rl_oracle(c.blurry, c.kernel)
-        for name, eng in engines.items():
-            methods[name] = lambda c, e=eng: e.whole(c.blurry)
-        cases = bm.make_cases(files, psizes, seed, noise)
-        pick = {(files[min(i, len(files) - 1)].name, psizes[j]) for i, j in ((0, 0), (1, len(psizes) // 2), (2, -1))}
-
-        def keep(name, case, img, pick=pick, pname=pname):
-            if pname == "paper" and (case.name, case.size) in pick:
-                examples.setdefault((case.name, case.size), {"sharp": case.sharp})[name] = img
-
-        with _progress(f"[bold]{pname}", rate=False) as bar:
-            task = bar.add_task("cases", total=len(cases))
-            tick = lambda bar=bar, task=task: bar.advance(task)  # noqa: E731
-            results = bm.evaluate(cases, methods, tick, keep, vgg=vgg_distance)
-        report.protocols[pname] = {"sizes": list(psizes), "methods": results}
-        if pname == "paper":
-            report.methods = results
-        _print_protocol(report.dataset, pname, len(files), psizes, results)
-    if real is not None:
-        modes: dict[str, dict[str, Callable]] = {
-            "aligned": {n: (lambda x, e=e: e.whole(x)) for n, e in engines.items()},
-            "faces": {n: (lambda x, e=e: e.restore(x, "faces", no_face="skip").image) for n, e in engines.items()},
-        }
-        report.real = bm.evaluate_real(real, modes)
+    if report.real is not None:
         for mode, block in report.real["modes"].items():
             out_console.print(
                 f"real blur ({real}, {report.real['count']} images, {mode}): "
