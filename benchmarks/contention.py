@@ -3,7 +3,8 @@
 Each measurement is a fresh process that picks its threads as the product does (free cores),
 so a backend that collapses when another program holds the cores shows it here.
 
-python benchmarks/contention.py [--busy 2] [--faces 30] [--backends torch,onnx,onnx-int8] [-m default]
+python benchmarks/contention.py [--busy 2] [--faces 30] [--backends torch,onnx,int8:FILE] [-m default]
+(int8:FILE: an int8 export written by benchmarks/int8.py --out FILE)
 """
 
 import argparse
@@ -15,13 +16,18 @@ import time
 PROBE = r"""
 import json, sys, time, numpy as np
 from faceblur_cli.deblurrer import Deblurrer
-e = Deblurrer(sys.argv[1], device="cpu", backend=sys.argv[2])
+backend = sys.argv[2]
+e = Deblurrer(sys.argv[1], device="cpu", backend="torch" if backend.startswith("int8:") else backend)
+if backend.startswith("int8:"):  # an int8 export not (yet) in the registry: benchmarks/int8.py --out FILE
+    from faceblur_cli.onnx_backend import OnnxBackend
+    e.backend = OnnxBackend(backend[5:], "cpu", e.threads)
 x = np.random.default_rng(0).integers(0, 255, (256, 256, 3), dtype=np.uint8)
 e.run_network([x]); e.run_network([x])
 ms = []
 for _ in range(int(sys.argv[3])):
     t0 = time.perf_counter(); e.run_network([x]); ms.append((time.perf_counter() - t0) * 1000)
-print(json.dumps({"median": float(np.median(ms)), "p90": float(np.percentile(ms, 90)), "threads": e.threads}))
+row = {"median": float(np.median(ms)), "p90": float(np.percentile(ms, 90)), "threads": e.threads}
+print(json.dumps({k: round(v, 1) for k, v in row.items()}))
 """
 
 BUSY = "import torch\ntorch.set_num_threads(2)\na = torch.randn(768, 768)\nwhile True:\n    a @ a\n"
