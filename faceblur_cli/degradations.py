@@ -43,7 +43,7 @@ from functools import cached_property
 import numpy as np
 
 from .blur import ImageSpectrum, finish
-from .kernels import PAPER_SIZES, KernelBank, _splat
+from .kernels import PAPER_SIZES, KernelBank, _splat, motion_kernel
 
 COMPONENTS = ("sharp", "paper", "mild", "linear", "defocus", "gaussian", "shake", "streak", "disk", "soft")
 MILD_SIZES: tuple[int, ...] = (3, 5, 7, 9, 11)
@@ -212,8 +212,6 @@ IDENTITY = np.ones((1, 1), np.float32)
 def everyday_kernel(kind: str, size: float, rng: np.random.Generator) -> np.ndarray:
     """A kernel of one everyday ``kind`` whose extent is ``size`` px (drawn fresh from ``rng``)."""
     if kind == "shake":
-        from .kernels import motion_kernel
-
         return motion_kernel(_odd(size), rng)
     if kind == "streak":
         return linear_kernel(float(size), rng.uniform(0, np.pi), rng.uniform(-0.05, 0.05), 0)

@@ -65,8 +65,8 @@ def release_run(
     if not ckpt.is_file():
         raise WeightsError(f"{ckpt}: no training checkpoint to release")
     blob = load_checkpoint(ckpt)
-    if step is not None:  # a snapshot is a release file already: its step is in its metadata
-        blob = {"step": (blob.get("meta") or {}).get("step", step)}
+    # a snapshot is a release file already: its step is in its metadata
+    released_step = int(blob.get("step", 0) if step is None else (blob.get("meta") or {}).get("step", step))
     cfg = json.loads((run / "config.json").read_text()) if (run / "config.json").exists() else {}
     config, env = cfg.get("config", {}), cfg.get("environment", {})
     parent_sha = env.get("init_from_sha256")
@@ -84,7 +84,7 @@ def release_run(
     entry = {
         "kind": "generator",
         "preset": config.get("preset", ""),
-        "description": f"{model} released from {run.name} at step {blob.get('step', 0)}",
+        "description": f"{model} released from {run.name} at step {released_step}",
         "filename": filename,
         "bundled": f"assets/weights/{filename}",
         "sha256": digest,
@@ -92,7 +92,7 @@ def release_run(
         "license": "MIT (weights trained on research-only CelebA/Helen faces: research use)",
         "parent": parent,
         "run": str(run),
-        "step": int(blob.get("step", 0)),
+        "step": released_step,
         "mix": mix,
         "commit": env.get("commit") or "",
     }

@@ -117,6 +117,7 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, resume: bool = False, console=None):
         self.cfg, self.console = cfg, console
+        self._log: logging.Logger | None = None  # created on the first line (rank 0 only)
         self.distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
         self.device = pick_device(cfg.device)
         if self.distributed:
@@ -246,19 +247,26 @@ class Trainer:
         """One progress line: to ``OUT/train.log`` (plain text, always) and to the console (rich)."""
         if self.rank != 0:
             return
-        log = logging.getLogger(f"faceblur.train.{id(self)}")
-        if not log.handlers:
-            log.setLevel(logging.INFO)
-            log.propagate = False
+        if self._log is None:
+            self._log = logging.getLogger(f"faceblur.train.{id(self)}")
+            self._log.setLevel(logging.INFO)
+            self._log.propagate = False
             self.out.mkdir(parents=True, exist_ok=True)
             file = logging.FileHandler(self.out / "train.log", encoding="utf-8")
             file.setFormatter(_PlainFormatter("%(asctime)s %(message)s"))
-            log.addHandler(file)
+            self._log.addHandler(file)
             if self.console is not None:
                 from rich.logging import RichHandler
 
-                log.addHandler(RichHandler(console=self.console, show_time=False, show_path=False, markup=True))
-        log.info(msg)
+                self._log.addHandler(RichHandler(console=self.console, show_time=False, show_path=False, markup=True))
+        self._log.info(msg)
+
+    def _close_log(self) -> None:
+        """Close the run's log handlers (the file stays complete; no handle leaks across runs in one process)."""
+        for h in list(self._log.handlers if self._log else []):
+            h.close()
+            self._log.removeHandler(h)  # type: ignore[union-attr]
+        self._log = None
 
     def _append_csv(self, name: str, row: dict) -> None:
         if self.rank != 0:
@@ -382,7 +390,7 @@ class Trainer:
             if stop is not None:
                 stop.restore()
         self.save()
-        close_log(self)
+        self._close_log()
         return {
             "step": self.step,
             "steps_run": self.step - start_step,
@@ -403,14 +411,6 @@ class _PlainFormatter(logging.Formatter):
             {**record.__dict__, "msg": Text.from_markup(record.getMessage()).plain, "args": ()}
         )
         return super().format(record)
-
-
-def close_log(trainer) -> None:
-    """Close the run's log handlers (the file stays complete; no handle leaks across runs in one process)."""
-    log = logging.getLogger(f"faceblur.train.{id(trainer)}")
-    for h in list(log.handlers):
-        h.close()
-        log.removeHandler(h)
 
 
 def scales_line(logs: dict) -> str:
