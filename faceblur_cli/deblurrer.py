@@ -25,7 +25,9 @@ import torch
 from PIL import Image
 
 from .device import configure_threads, pick_device
-from .faces import Face, FaceDetector, FaceVerifier, center_face, crop_geometry, paste_back, warp_face
+from .faces import Face
+from .pipeline import FaceFinder, align_faces, finish, network, paste_faces, prepare
+from .pipeline import NoFaceError as NoFaceError  # re-exported: the API raises it
 from .shrinkage import shrink as shrink_correction
 from .weights import load_generator
 
@@ -33,12 +35,7 @@ MODES = ("faces", "aligned", "whole")
 #: Images smaller than this are mirror-padded to it before the network (its deepest level must
 #: keep more than one pixel per side for InstanceNorm) and cropped back.
 MIN_NET_SIDE = 64
-MIN_DETECT_SIDE = 32  # no face fits in a thumbnail smaller than the detector's smallest anchor
 NO_FACE_POLICIES = ("whole", "skip", "error")
-
-
-class NoFaceError(Exception):
-    """Raised in ``no_face='error'`` mode when the detector finds nothing."""
 
 
 class Backend(Protocol):
@@ -173,27 +170,26 @@ class Deblurrer:
         else:
             raise ValueError(f"unknown backend {backend!r} (auto, torch, onnx or onnx-int8)")
         self.batch_size, self.tile, self.overlap = batch_size, tile, tile_overlap
-        self._detector: FaceDetector | None = None
-        self._verifier: FaceVerifier | None = None
-        self.verify_faces = verify_faces
-
-    @property
-    def detector(self) -> FaceDetector:
-        if self._detector is None:  # lazy: aligned mode never pays for it
-            self._detector = FaceDetector(self.device)
-        return self._detector
+        self.finder = FaceFinder(self.device, verify_faces)
+        #: What rebuilds an equal Deblurrer in another process (the Ray engine's workers).
+        self.config = dict(
+            model=model,
+            device=device,
+            backend=backend,
+            half=half,
+            batch_size=batch_size,
+            tile=tile,
+            tile_overlap=tile_overlap,
+            flip_tta=self.flip_tta,
+            shrink=shrink,
+            strength=self.strength,
+            min_face_scale=self.min_face_scale,
+            verify_faces=verify_faces,
+        )
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
-        """Faces in ``rgb``: RetinaFace, then implausible detections (a cat's face) rejected by a
-        second detector (:class:`~faceblur_cli.faces.FaceVerifier`); none in a thumbnail too small to hold one."""
-        if min(rgb.shape[:2]) < MIN_DETECT_SIDE:
-            return []
-        faces = self.detector.detect(rgb)
-        if faces and self.verify_faces:
-            if self._verifier is None:
-                self._verifier = FaceVerifier()
-            faces = self._verifier.keep(rgb, faces)
-        return faces
+        """Faces in ``rgb`` (:class:`~faceblur_cli.pipeline.FaceFinder`)."""
+        return self.finder.detect(rgb)
 
     # -- public API --------------------------------------------------------------------------
     def deblur(
@@ -235,47 +231,13 @@ class Deblurrer:
     ) -> DeblurResult:
         """The full pipeline on an RGB uint8 array, with per-stage timings and ``strength`` applied."""
         s = self.strength if strength is None else check_strength(strength)
-        result = self._restore(rgb, mode, no_face, only_center_face)
-        if s < 1.0:
-            result.image = blend(rgb, result.image, s)
-            result.restored = [blend(c, r, s) for c, r in zip(result.crops, result.restored)]
-        return result
-
-    def _restore(self, rgb: np.ndarray, mode: str, no_face: str, only_center_face: bool) -> DeblurResult:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; choose from {MODES}")
         if no_face not in NO_FACE_POLICIES:
             raise ValueError(f"unknown no-face policy {no_face!r}; choose from {NO_FACE_POLICIES}")
-        if rgb.ndim != 3 or rgb.shape[2] != 3 or min(rgb.shape[:2]) < 1:
-            raise ValueError(f"expected an H x W x 3 image, got shape {rgb.shape}")
-        t: dict = defaultdict(float)
-        if mode == "aligned":
-            return DeblurResult(self.whole(rgb, t), "aligned", timings=dict(t))
-        t0 = time.perf_counter()
-        faces = self.detect(rgb)
-        if only_center_face:
-            faces = center_face(faces, rgb.shape)
-        t["detect"] += time.perf_counter() - t0
-        if mode == "whole":  # the frame tiled, then its faces through the aligned path on top
-            return self._faces(rgb, faces, t, self.whole(rgb, t), "whole")
-        if not faces:
-            if no_face == "error":
-                raise NoFaceError("no face found")
-            if no_face == "skip":
-                return DeblurResult(rgb.copy(), "none", timings=dict(t))
-            return DeblurResult(self.whole(rgb, t), "whole", timings=dict(t))
-        return self._faces(rgb, faces, t)
-
-    def _faces(
-        self, rgb: np.ndarray, faces: list[Face], t: dict, base: np.ndarray | None = None, mode: str = "faces"
-    ) -> DeblurResult:
-        """Align, deblur and paste back ``faces``; over ``base`` (the tiled frame of ``--whole``) if given.
-
-        Faces in ``--whole`` go through the aligned path too: the network over an unaligned face at
-        another scale smears its features, so the frame's rest comes from the tiles, each face from
-        its aligned crop, blended by the same feathered mask."""
-        ((out, crops, restored),) = self.restore_landmarks([rgb], [[f.landmarks for f in faces]], t=t, bases=[base])
-        return DeblurResult(out, mode, faces, crops, restored, dict(t))
+        prep = prepare(self.finder, rgb, mode, no_face, only_center_face, self.min_face_scale)
+        ((base, restored),) = network(self, [prep])
+        return finish(prep, base, restored, s)
 
     def restore_landmarks(
         self,
@@ -283,33 +245,18 @@ class Deblurrer:
         landmarks: list[list[np.ndarray]],
         strength: float = 1.0,
         min_face_scale: float | None = None,
-        t: dict | None = None,
-        bases: list[np.ndarray | None] | None = None,
     ) -> list[tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]]:
         """Deblur the faces at ``landmarks`` (5 x 2 each) in several images with one batched network
-        pass: (image, aligned crops, restored crops) per image. Photos and video frames both go
-        through this, so the pipeline exists once. ``strength`` < 1 blends each restored crop with
-        its input before pasting; ``bases`` (``--whole``): paste over these instead of a copy."""
-        t = defaultdict(float) if t is None else t
+        pass: (image, aligned crops, restored crops) per image (video frames come through here).
+        ``strength`` < 1 blends each restored crop with its input before pasting."""
+        t: dict = defaultdict(float)
         scale = self.min_face_scale if min_face_scale is None else min_face_scale
-        t0 = time.perf_counter()
-        geometry = [[crop_geometry(lm, scale) for lm in lms] for lms in landmarks]
-        crops = [[warp_face(img, m, side) for m, side in geo] for img, geo in zip(images, geometry)]
-        t["align"] += time.perf_counter() - t0
-        t0 = time.perf_counter()
-        flat = iter(self.run_network([c for cs in crops for c in cs]))
-        restored = [[next(flat) for _ in cs] for cs in crops]
-        t["network"] += time.perf_counter() - t0
-        t0 = time.perf_counter()
+        aligned = align_faces(images, landmarks, scale, t)
+        flat = iter(self.run_network([c for _, crops in aligned for c in crops]))
         results = []
-        for i, (img, geo, cs, rs) in enumerate(zip(images, geometry, crops, restored)):
-            base = bases[i] if bases else None
-            out = (img.copy() if cs else img) if base is None else base  # one copy: each paste touches its box
-            for (m, _), c, r in zip(geo, cs, rs):
-                r = blend(c, r, strength) if strength < 1 else r
-                paste_back(out, r, m, crop=c, inplace=True, original=None if base is None else img)
-            results.append((out, cs, rs))
-        t["paste"] += time.perf_counter() - t0
+        for img, (geometry, crops) in zip(images, aligned):
+            restored = [next(flat) for _ in crops]
+            results.append((paste_faces(img, geometry, crops, restored, strength), crops, restored))
         return results
 
     # -- network ------------------------------------------------------------------------------
