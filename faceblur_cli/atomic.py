@@ -38,10 +38,11 @@ def is_temp(path: str | Path) -> bool:
     return Path(path).name.startswith(TEMP_PREFIX)
 
 
-def make_temp(dst: Path) -> tuple[int, Path]:
-    """An exclusively created, empty temp file beside ``dst`` (its suffix kept): (fd, path)."""
+def make_temp(dst: Path, tag: str = "") -> tuple[int, Path]:
+    """An exclusively created, empty temp file beside ``dst`` (its suffix kept): (fd, path).
+    ``tag`` (a few characters) marks the temps of one run, so :func:`remove_temps` can find them."""
     suffix = dst.suffix if len(dst.suffix) <= 16 else ""
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=suffix, dir=dst.parent)
+    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX + tag, suffix=suffix, dir=dst.parent)
     os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
     return fd, Path(tmp)
 
@@ -70,11 +71,21 @@ def claim(tmp: Path, dst: Path, overwrite: bool = False) -> Path:
     return dst
 
 
+def remove_temps(folders, tag: str) -> int:
+    """Delete the temps tagged ``tag`` in ``folders`` (left by a worker process killed mid-write)."""
+    removed = 0
+    for folder in set(folders):
+        for tmp in Path(folder).glob(f"{TEMP_PREFIX}{tag}*") if tag and Path(folder).is_dir() else ():
+            tmp.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 @contextmanager
-def temp_beside(dst: Path) -> Iterator[tuple[IO[bytes], Path]]:
+def temp_beside(dst: Path, tag: str = "") -> Iterator[tuple[IO[bytes], Path]]:
     """``with temp_beside(dst) as (f, tmp)``: an open temp file beside ``dst``, removed on any error
     (and if the caller never claimed it)."""
-    fd, tmp = make_temp(dst)
+    fd, tmp = make_temp(dst, tag)
     try:
         with os.fdopen(fd, "wb") as f:
             yield f, tmp
@@ -82,9 +93,9 @@ def temp_beside(dst: Path) -> Iterator[tuple[IO[bytes], Path]]:
         tmp.unlink(missing_ok=True)
 
 
-def write_bytes(data: bytes, dst: Path, overwrite: bool = False) -> Path:
+def write_bytes(data: bytes, dst: Path, overwrite: bool = False, tag: str = "") -> Path:
     """``data`` to ``dst`` through an exclusive temp file and :func:`claim`."""
-    with temp_beside(dst) as (f, tmp):
+    with temp_beside(dst, tag) as (f, tmp):
         f.write(data)
         f.flush()
         f.close()

@@ -14,11 +14,11 @@ from __future__ import annotations
 import os
 import re
 import stat
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 from . import atomic
@@ -27,11 +27,11 @@ from .imageio import (
     IMAGE_EXTENSIONS,
     UNSUPPORTED_IMAGE_EXTENSIONS,
     ImageError,
-    load_image,
-    save_image,
     scan_folder,
-    to_pil,
+    write_atomic,
 )
+from .manifest import Manifest
+from .outputs import FileReport, Sink, compare_name, deliver, failure
 from .video import VIDEO_EXTS, is_video
 
 #: Containers that hold H.264 as written; other videos (.avi, .webm) become .mp4.
@@ -78,11 +78,26 @@ class BatchOptions:
 class Summary:
     processed: int = 0
     faces: int = 0
+    resumed: int = 0  # outputs an earlier run's manifest records as written, not done again
     skipped: list[tuple[Path, str]] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     outputs: list[Path] = field(default_factory=list)
     extras: list[Path] = field(default_factory=list)  # --compare / --save-faces files
+
+    def add(self, report: FileReport) -> None:
+        """Count one input's :class:`~faceblur_cli.outputs.FileReport`."""
+        src = Path(report.src) if "://" not in report.src else report.src
+        self.warnings += report.warnings
+        self.extras += [Path(e) if "://" not in e else e for e in report.extras]  # type: ignore[misc]
+        if report.status == "failed":
+            self.failed.append((src, report.error))  # type: ignore[arg-type]
+        elif report.status == "skipped":
+            self.skipped.append((src, report.error))  # type: ignore[arg-type]
+        else:
+            self.processed += 1
+            self.faces += report.faces
+            self.outputs.append(Path(report.dst) if "://" not in report.dst else report.dst)  # type: ignore[arg-type]
 
 
 def _is_within(path: Path, folder: Path) -> bool:
@@ -192,10 +207,23 @@ def expand(inputs: list[Path]) -> list[Path]:
     return out
 
 
-def plan_many(inputs: list[Path], out: Path, opts: BatchOptions) -> Jobs:
+def plan_many(inputs: list[Path] | list[str], out: Path | str, opts: BatchOptions) -> Jobs:
     """:func:`plan` for several inputs (files, folders, globs): each file goes to ``out/NAME``, each
-    folder to ``out/FOLDER/...``; collisions across inputs are refused like those within one."""
-    inputs = expand(list(inputs))
+    folder to ``out/FOLDER/...``; collisions across inputs are refused like those within one.
+    Object-store URIs (``s3://...``) in or out are planned by :func:`faceblur_cli.storage.plan`."""
+    from . import storage
+
+    if storage.is_remote(out) or any(storage.is_remote(i) for i in inputs):
+        opts.validate()
+        jobs = Jobs()
+        for inp in inputs:
+            part = storage.plan(inp, out, opts)
+            jobs.extend(part)
+            jobs.problems += part.problems
+        storage.check(jobs)
+        return jobs
+    inputs = expand([Path(i) for i in inputs])
+    out = Path(out)
     if len(inputs) == 1:
         return plan(inputs[0], out, opts)
     if out.exists() and not out.is_dir():
@@ -217,7 +245,7 @@ def _readable(short: bool = False) -> str:
 
 
 def _extras(dst: Path, opts: BatchOptions) -> list[Path]:
-    return [dst.with_name(f"{dst.stem}_compare.png")] if opts.compare and not is_video(dst) else []
+    return [Path(compare_name(str(dst)))] if opts.compare and not is_video(dst) else []
 
 
 def _check_outputs(jobs: list[tuple[Path, Path]], root: Path, opts: BatchOptions) -> None:
@@ -278,75 +306,116 @@ def _out_name(out_dir: Path, rel: Path, opts: BatchOptions) -> Path:
     return out_dir / rel.parent / f"{rel.stem}{opts.suffix}{ext}"
 
 
-def _side_by_side(before: np.ndarray, after: np.ndarray) -> np.ndarray:
-    return np.concatenate([before, np.full((before.shape[0], 8, 3), 255, np.uint8), after], 1)
-
-
 def run(
     deblurrer: Deblurrer,
     jobs: list[tuple[Path, Path]],
     opts: BatchOptions,
     progress: Callable[[Path, int], None] | None = None,
     frame_progress: Callable[[Path, int, int | None], None] | None = None,
+    *,
+    engine: str = "local",
+    manifest: Path | None = None,
+    ray_address: str | None = None,
+    workers: int | None = None,
 ) -> Summary:
-    """Process (input, output) jobs from :func:`plan`; problems go into the summary, never raised per file."""
+    """Process (input, output) jobs from :func:`plan`; problems go into the summary, never raised per file.
+
+    ``engine="ray"`` runs the same stages on a Ray cluster (:mod:`faceblur_cli.engines.ray_data`;
+    ``ray_address`` joins one, none starts a local instance with ``workers`` CPUs). ``manifest``: a
+    JSON Lines record of every input (:mod:`faceblur_cli.manifest`); outputs it lists as written
+    are skipped, so the same command started again finishes an interrupted run.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"--engine {engine!r}: choose from {', '.join(ENGINES)}")
+    book = Manifest(manifest, deblurrer.model_name, deblurrer.model_sha256) if manifest else None
     summary = Summary()
-    for path, kind, why in getattr(jobs, "problems", []):
-        (summary.failed if kind == "failed" else summary.skipped).append((path, why))
-    inputs = {src.resolve() for src, _ in jobs}
+    try:
+        for path, kind, why in getattr(jobs, "problems", []):
+            (summary.failed if kind == "failed" else summary.skipped).append((path, why))
+            if book:
+                book.record(path, "", kind, error=why)
+        todo = []
+        for src, dst in jobs:
+            if book and book.done(str(dst), exists=_exists):
+                summary.resumed += 1
+                if progress:
+                    progress(src, 0)
+            elif _exists(str(dst)) and not opts.overwrite:
+                why = "output exists" + ("" if opts.skip_existing else " (use --overwrite)")
+                summary.skipped.append((src, why))
+                if book:
+                    book.record(src, dst, "skipped", error=why)
+                if progress:
+                    progress(src, 0)
+            else:
+                todo.append((src, dst))
+        if engine == "ray":
+            from .engines.ray_data import run_ray
 
-    def write(image, path: Path, like=None) -> Path:
-        if path.resolve() in inputs:  # --save-faces names are only known now
-            raise ImageError(f"{path}: is one of the inputs; refusing to overwrite it")
-        return save_image(image, path, like=like, overwrite=opts.overwrite)
-
-    for src, dst in jobs:
-        faces = 0
-        try:
-            if os.path.lexists(dst) and not opts.overwrite:
-                summary.skipped.append((src, "output exists" + ("" if opts.skip_existing else " (use --overwrite)")))
-                continue
-            if is_video(src):
-                if opts.compare:
-                    summary.warnings.append(f"{src}: no --compare image for a video")
-                faces = _run_video(deblurrer, src, dst, opts, summary, frame_progress)
-                continue
-            loaded = load_image(src)
-            summary.warnings += [f"{src}: {note}" for note in loaded.notes]
-            result = deblurrer.restore(loaded.rgb, opts.mode, opts.no_face, opts.only_center_face)
-            faces = len(result.faces) if result.mode == "faces" else 1 if result.mode == "aligned" else 0
-            if result.mode == "none":
-                summary.warnings.append(f"{src}: no face found; copied unchanged (--no-face skip)")
-            elif opts.mode == "faces" and result.mode == "whole":
-                summary.warnings.append(f"{src}: no face found; deblurred the whole image (--no-face whole)")
-            if loaded.alpha is not None and dst.suffix.lower() in (".jpg", ".jpeg", ".bmp"):
-                summary.warnings.append(f"{src}: transparency dropped ({dst.suffix} has no alpha; use --ext png)")
-            summary.outputs.append(write(to_pil(result.image, loaded), dst, loaded))
-            if opts.compare:
-                summary.extras.append(write(_side_by_side(loaded.rgb, result.image), _extras(dst, opts)[0]))
-            if opts.save_faces:
-                for i, (crop, rest) in enumerate(zip(result.crops, result.restored)):
-                    summary.extras.append(
-                        write(_side_by_side(crop, rest), dst.with_name(f"{dst.stem}_face{i:02d}.png"))
-                    )
-            summary.processed += 1
-            summary.faces += faces
-        except KeyboardInterrupt:
-            raise
-        except Exception as err:  # any per-file failure is reported, and the batch goes on
-            text = str(err).splitlines()[0] if str(err) else type(err).__name__
-            if not isinstance(err, (ImageError, OSError, ValueError)) and not str(err).startswith(str(src)):
-                text = f"{type(err).__name__}: {text}"
-            msg = text if str(src) in text or str(dst) in text else f"{src}: {text}"
-            summary.failed.append((src, msg))
-        finally:
+            reports = run_ray(deblurrer, todo, opts, address=ray_address, workers=workers)
+        else:
+            reports = (_run_one(deblurrer, src, dst, opts, jobs, frame_progress) for src, dst in todo)
+        for report in reports:
+            summary.add(report)
+            if book:
+                book.record(report.src, report.dst, report.status, report.faces, report.error, report.ms)
             if progress:
-                progress(src, faces)
+                progress(Path(report.src), report.faces)
+    finally:
+        if book:
+            book.close()
     return summary
 
 
-def _run_video(deblurrer: Deblurrer, src: Path, dst: Path, opts: BatchOptions, summary: Summary, frame_progress) -> int:
-    """One video through :func:`~faceblur_cli.video.deblur_video`; returns the frames with a face.
+ENGINES = ("local", "ray")
+
+
+def _exists(dst: str) -> bool:
+    from . import storage
+
+    return storage.exists(dst) if storage.is_remote(dst) else os.path.lexists(dst)
+
+
+def _run_one(deblurrer: Deblurrer, src: Path, dst: Path, opts: BatchOptions, jobs, frame_progress) -> FileReport:
+    """One input on this process: a video through :func:`_run_video`, a photo through the Deblurrer."""
+    from . import storage
+
+    t0 = time.perf_counter()
+    try:
+        if is_video(src):
+            report = _run_video(deblurrer, src, dst, opts, frame_progress)
+        else:
+            loaded = storage.load(src)
+            result = deblurrer.restore(loaded.rgb, opts.mode, opts.no_face, opts.only_center_face)
+            report = deliver(str(src), str(dst), loaded, result, opts, opts.mode, local_sink(jobs, opts))
+    except KeyboardInterrupt:
+        raise
+    except Exception as err:  # any per-file failure is reported, and the batch goes on
+        report = FileReport(str(src), str(dst), "failed", error=failure(err, str(src), str(dst)))
+    report.ms = (time.perf_counter() - t0) * 1000
+    return report
+
+
+def local_sink(jobs, opts: BatchOptions) -> Sink:
+    """Writes through :func:`~faceblur_cli.imageio.write_atomic`, never over an input (``--save-faces``
+    names are only known at write time) and never over an existing file unless ``--overwrite``."""
+    inputs = {Path(src).resolve() for src, _ in jobs if "://" not in str(src)}
+
+    def sink(data: bytes, name: str) -> str:
+        from . import storage
+
+        if storage.is_remote(name):
+            return storage.write_bytes(data, name, opts.overwrite)
+        path = Path(name)
+        if path.resolve() in inputs:
+            raise ImageError(f"{path}: is one of the inputs; refusing to overwrite it")
+        return str(write_atomic(data, path, opts.overwrite))
+
+    return sink
+
+
+def _run_video(deblurrer: Deblurrer, src: Path, dst: Path, opts: BatchOptions, frame_progress=None) -> FileReport:
+    """One video through :func:`~faceblur_cli.video.deblur_video`; faces = frames with a face.
 
     ``--no-face``: frames without a face are always copied unchanged; a video with no face at all
     is written unchanged (whole), not written (skip) or a failure (error).
@@ -356,9 +425,12 @@ def _run_video(deblurrer: Deblurrer, src: Path, dst: Path, opts: BatchOptions, s
 
     if opts.mode != "faces":
         raise ValueError(f"{src}: videos are deblurred in face mode only (no --aligned / --whole)")
+    report = FileReport(str(src), str(dst))
+    if opts.compare:
+        report.warnings.append(f"{src}: no --compare image for a video")
     policy = "error" if opts.no_face in ("error", "skip") else "pass"
     try:
-        report = deblur_video(
+        result = deblur_video(
             deblurrer,
             src,
             dst,
@@ -372,13 +444,11 @@ def _run_video(deblurrer: Deblurrer, src: Path, dst: Path, opts: BatchOptions, s
         )
     except NoFaceError:
         if opts.no_face == "skip":
-            summary.skipped.append((src, "no face in any frame (--no-face skip)"))
-            return 0
+            report.status, report.error = "skipped", "no face in any frame (--no-face skip)"
+            return report
         raise ImageError(f"{src}: no face in any frame (--no-face error)") from None
-    summary.warnings += [f"{src}: {note}" for note in report.notes]
-    if report.face_frames == 0:
-        summary.warnings.append(f"{src}: no face in any frame; frames copied unchanged")
-    summary.outputs.append(dst)
-    summary.processed += 1
-    summary.faces += report.face_frames
-    return report.face_frames
+    report.warnings += [f"{src}: {note}" for note in result.notes]
+    if result.face_frames == 0:
+        report.warnings.append(f"{src}: no face in any frame; frames copied unchanged")
+    report.faces = result.face_frames
+    return report

@@ -63,7 +63,16 @@ class FaceDetector:
         )
         bgr = img[:, :, ::-1].astype(np.float32) - np.asarray(MEAN_BGR, np.float32)
         x = torch.from_numpy(np.ascontiguousarray(bgr.transpose(2, 0, 1)))[None].to(self.device)
-        boxes, scores, landmarks = (t[0].float().cpu() for t in self.net(x))
+        threads = torch.get_num_threads()
+        if self.device.type == "cpu":
+            # One thread: oneDNN's 1x1 convolutions sum in a thread-count-dependent order, and the
+            # landmarks' last bits (then the aligned crops) would depend on the machine's free
+            # cores; so every engine, worker and machine finds the same faces (~20 ms a photo).
+            torch.set_num_threads(1)
+        try:
+            boxes, scores, landmarks = (t[0].float().cpu() for t in self.net(x))
+        finally:
+            torch.set_num_threads(threads)
         corners, points = decode(boxes, landmarks, priors(*img.shape[:2]))
         keep = scores > threshold
         corners, points, scores = corners[keep], points[keep], scores[keep]

@@ -203,6 +203,27 @@ def load_image(path: str | Path) -> LoadedImage:
     return loaded
 
 
+def load_image_bytes(data: bytes, name: str) -> LoadedImage:
+    """:func:`load_image` for bytes from an upload or an object store, named ``name`` in messages.
+
+    The bytes go through an exclusively created temp file (deleted at once), so every check and
+    fallback of a file on disk applies unchanged; ``name``'s extension is kept (TIFF fallback)."""
+    import tempfile
+
+    suffix = Path(name).suffix if len(Path(name).suffix) <= 16 else ""
+    fd, tmp = tempfile.mkstemp(prefix=atomic.TEMP_PREFIX, suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        loaded = load_image(tmp)
+    except ImageError as err:
+        raise ImageError(str(err).replace(tmp, name)) from None
+    finally:
+        os.unlink(tmp)
+    loaded.notes = [n.replace(tmp, name) for n in loaded.notes]
+    return loaded
+
+
 def _load_image(path: Path) -> LoadedImage:
     if not path.exists():
         raise ImageError(f"{path}: no such file")

@@ -13,13 +13,15 @@ from .app import Exit, _Command, _progress, app, console, friendly
 @app.command(cls=_Command)
 @friendly
 def deblur(
-    inputs: list[Path] = typer.Argument(
+    inputs: list[str] = typer.Argument(
         ...,
         metavar="INPUT",
-        help="Images, videos (.mp4 .mov .mkv .avi .webm), folders of them, or glob patterns; several need a "
-        "folder as -o.",
+        help="Images, videos (.mp4 .mov .mkv .avi .webm), folders of them, glob patterns or s3:// objects and "
+        "prefixes; several need a folder as -o.",
     ),
-    output: Path = typer.Option(..., "-o", "--output", help="Output file (for one input file) or folder."),
+    output: str = typer.Option(
+        ..., "-o", "--output", help="Output file (for one input file) or folder; s3://BUCKET/PREFIX too."
+    ),
     aligned: bool = typer.Option(False, "--aligned", help="Inputs are already face crops: skip detection."),
     whole: bool = typer.Option(False, "--whole", help="Deblur the entire frame (tiled), not just faces."),
     no_face: str = typer.Option(
@@ -83,6 +85,21 @@ def deblur(
     smooth: float = typer.Option(
         0.6, "--smooth", help="Videos: landmark smoothing over time, 0 (none) to 0.95 (steadier, slower to follow)."
     ),
+    engine: str = typer.Option(
+        "local", "--engine", help="local (this process) | ray (Ray Data: a local instance, or --ray-address)."
+    ),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help="Join a Ray cluster: auto | ray://HOST:10001 (default: start one in-process)."
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, max=4096, help="--engine ray without --ray-address: CPUs of the local instance."
+    ),
+    manifest: Path | None = typer.Option(
+        None,
+        "--manifest",
+        help="Append a JSON line per input (status, faces, ms, model); the same command again skips what it "
+        "records as written.",
+    ),
 ):
     """Detect faces, deblur them and paste them back (or deblur aligned crops / whole frames).
 
@@ -94,6 +111,14 @@ def deblur(
 
     if aligned and whole:
         raise ValueError("--aligned and --whole are exclusive")
+    if engine not in batch.ENGINES:
+        raise ValueError(f"--engine {engine!r}: choose from {', '.join(batch.ENGINES)}")
+    if engine == "ray":
+        from ..engines.ray_data import require_ray
+
+        require_ray()  # before any model is loaded: a missing extra is a one-line error
+    elif ray_address or workers:
+        raise ValueError("--ray-address and --workers need --engine ray")
     mode = "aligned" if aligned else "whole" if whole else "faces"
     with pixel_limit(max_pixels):  # restored afterwards: the API in the same process keeps its own limit
         opts = batch.BatchOptions(
@@ -111,7 +136,7 @@ def deblur(
             smooth=smooth,
         )
         jobs = batch.plan_many(inputs, output, opts)  # validates paths before loading any model
-        engine = Deblurrer(
+        deblurrer = Deblurrer(
             model,
             device=device,
             backend=backend,
@@ -122,11 +147,11 @@ def deblur(
             strength=strength,
             threads=threads,
         )
-        if engine.backend.note:
-            console.print(f"note: {engine.backend.note}", highlight=False)
+        if deblurrer.backend.note:
+            console.print(f"note: {deblurrer.backend.note}", highlight=False)
         faces_seen = [0]
         with (
-            _progress("[bold]deblur", disable=len(jobs) < 2) as bar,
+            _progress("[bold]deblur", remaining=True, disable=len(jobs) < 2) as bar,
             _progress("[bold]{task.description}", remaining=True, transient=True) as frames_bar,
         ):
             task = bar.add_task("deblur", total=len(jobs), rate="")
@@ -144,8 +169,18 @@ def deblur(
                 elapsed = frames_bar.tasks[t].elapsed or 1e-9
                 frames_bar.update(t, completed=done, rate=f"{done / elapsed:.1f} frames/s")
 
-            summary = batch.run(engine, jobs, opts, tick, frame_tick)
-        _print_summary(summary, mode, engine, skip_existing)
+            summary = batch.run(
+                deblurrer,
+                jobs,
+                opts,
+                tick,
+                frame_tick,
+                engine=engine,
+                manifest=manifest,
+                ray_address=ray_address,
+                workers=workers,
+            )
+        _print_summary(summary, mode, deblurrer, skip_existing)
         raise Exit(exit_code(summary, skip_existing))
 
 
@@ -154,7 +189,7 @@ def exit_code(summary, skip_existing: bool) -> int:
     written and not everything was skipped on request (outputs that exist without --skip-existing)."""
     if summary.failed:
         return 1
-    if summary.processed == 0 and not (skip_existing and summary.skipped):
+    if summary.processed == 0 and not summary.resumed and not (skip_existing and summary.skipped):
         return 1
     return 0
 
@@ -173,6 +208,8 @@ def _print_summary(summary, mode: str, engine, skip_existing: bool) -> None:
         console.print(
             f"also wrote {len(summary.extras)} extra file(s): {escape(shown)}", highlight=False, soft_wrap=True
         )
+    if summary.resumed:
+        console.print(f"resumed: {summary.resumed} output(s) already written by an earlier run (manifest)")
     faces = "n/a (--whole)" if mode == "whole" else str(summary.faces)
     console.print(
         f"processed {summary.processed}, faces {faces}, skipped {len(summary.skipped)}, "
