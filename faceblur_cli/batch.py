@@ -14,12 +14,9 @@ from __future__ import annotations
 import os
 import re
 import stat
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from PIL import Image
 
 from . import atomic
 from .deblurrer import MODES, NO_FACE_POLICIES, Deblurrer
@@ -28,10 +25,9 @@ from .imageio import (
     UNSUPPORTED_IMAGE_EXTENSIONS,
     ImageError,
     scan_folder,
-    write_atomic,
 )
 from .manifest import Manifest
-from .outputs import FileReport, Sink, compare_name, deliver, failure
+from .outputs import FileReport, compare_name
 from .video import VIDEO_EXTS, is_video
 
 #: Containers that hold H.264 as written; other videos (.avi, .webm) become .mp4.
@@ -333,7 +329,7 @@ def run(
         for path, kind, why in getattr(jobs, "problems", []):
             (summary.failed if kind == "failed" else summary.skipped).append((path, why))
             if book:
-                book.record(path, "", kind, error=why)
+                book.record(str(path), "", kind, error=why)
         todo = []
         for src, dst in jobs:
             if book and book.done(str(dst), exists=_exists):
@@ -344,7 +340,7 @@ def run(
                 why = "output exists" + ("" if opts.skip_existing else " (use --overwrite)")
                 summary.skipped.append((src, why))
                 if book:
-                    book.record(src, dst, "skipped", error=why)
+                    book.record(str(src), str(dst), "skipped", error=why)
                 if progress:
                     progress(src, 0)
             else:
@@ -354,7 +350,9 @@ def run(
 
             reports = run_ray(deblurrer, todo, opts, address=ray_address, workers=workers)
         else:
-            reports = (_run_one(deblurrer, src, dst, opts, jobs, frame_progress) for src, dst in todo)
+            from .engines.local import run_local
+
+            reports = run_local(deblurrer, todo, opts, jobs, frame_progress)
         for report in reports:
             summary.add(report)
             if book:
@@ -374,81 +372,3 @@ def _exists(dst: str) -> bool:
     from . import storage
 
     return storage.exists(dst) if storage.is_remote(dst) else os.path.lexists(dst)
-
-
-def _run_one(deblurrer: Deblurrer, src: Path, dst: Path, opts: BatchOptions, jobs, frame_progress) -> FileReport:
-    """One input on this process: a video through :func:`_run_video`, a photo through the Deblurrer."""
-    from . import storage
-
-    t0 = time.perf_counter()
-    try:
-        if is_video(src):
-            report = _run_video(deblurrer, src, dst, opts, frame_progress)
-        else:
-            loaded = storage.load(src)
-            result = deblurrer.restore(loaded.rgb, opts.mode, opts.no_face, opts.only_center_face)
-            report = deliver(str(src), str(dst), loaded, result, opts, opts.mode, local_sink(jobs, opts))
-    except KeyboardInterrupt:
-        raise
-    except Exception as err:  # any per-file failure is reported, and the batch goes on
-        report = FileReport(str(src), str(dst), "failed", error=failure(err, str(src), str(dst)))
-    report.ms = (time.perf_counter() - t0) * 1000
-    return report
-
-
-def local_sink(jobs, opts: BatchOptions) -> Sink:
-    """Writes through :func:`~faceblur_cli.imageio.write_atomic`, never over an input (``--save-faces``
-    names are only known at write time) and never over an existing file unless ``--overwrite``."""
-    inputs = {Path(src).resolve() for src, _ in jobs if "://" not in str(src)}
-
-    def sink(data: bytes, name: str) -> str:
-        from . import storage
-
-        if storage.is_remote(name):
-            return storage.write_bytes(data, name, opts.overwrite)
-        path = Path(name)
-        if path.resolve() in inputs:
-            raise ImageError(f"{path}: is one of the inputs; refusing to overwrite it")
-        return str(write_atomic(data, path, opts.overwrite))
-
-    return sink
-
-
-def _run_video(deblurrer: Deblurrer, src: Path, dst: Path, opts: BatchOptions, frame_progress=None) -> FileReport:
-    """One video through :func:`~faceblur_cli.video.deblur_video`; faces = frames with a face.
-
-    ``--no-face``: frames without a face are always copied unchanged; a video with no face at all
-    is written unchanged (whole), not written (skip) or a failure (error).
-    """
-    from .deblurrer import NoFaceError
-    from .video import deblur_video
-
-    if opts.mode != "faces":
-        raise ValueError(f"{src}: videos are deblurred in face mode only (no --aligned / --whole)")
-    report = FileReport(str(src), str(dst))
-    if opts.compare:
-        report.warnings.append(f"{src}: no --compare image for a video")
-    policy = "error" if opts.no_face in ("error", "skip") else "pass"
-    try:
-        result = deblur_video(
-            deblurrer,
-            src,
-            dst,
-            crf=opts.crf,
-            smooth=opts.smooth,
-            batch=deblurrer.batch_size,
-            no_face=policy,
-            progress=(lambda done, total: frame_progress(src, done, total)) if frame_progress else None,
-            max_pixels=Image.MAX_IMAGE_PIXELS,
-            overwrite=opts.overwrite,
-        )
-    except NoFaceError:
-        if opts.no_face == "skip":
-            report.status, report.error = "skipped", "no face in any frame (--no-face skip)"
-            return report
-        raise ImageError(f"{src}: no face in any frame (--no-face error)") from None
-    report.warnings += [f"{src}: {note}" for note in result.notes]
-    if result.face_frames == 0:
-        report.warnings.append(f"{src}: no face in any frame; frames copied unchanged")
-    report.faces = result.face_frames
-    return report

@@ -37,7 +37,7 @@ class FaceDetector:
     """RetinaFace MobileNet-0.25 (facexlib's weights), verified and loaded with ``weights_only=True``."""
 
     def __init__(self, device: torch.device | str = "cpu", weights: str = "retinaface"):
-        from .models.retinaface import RetinaFaceMobile
+        from .models.retinaface import RetinaFaceMobile, fuse_batchnorm
         from .weights import WeightsError, load_checkpoint, resolve
 
         path, _ = resolve(weights)
@@ -48,7 +48,9 @@ class FaceDetector:
             self.net.load_state_dict(state, strict=True)
         except RuntimeError as err:
             raise WeightsError(f"{path}: not RetinaFace MobileNet-0.25 weights ({str(err).splitlines()[0]})") from None
-        self.net.to(self.device).eval()
+        # channels-last: oneDNN's depthwise/pointwise convolutions run ~10 % faster on a CPU in NHWC
+        fuse_batchnorm(self.net.eval()).to(self.device)
+        self.net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stub lacks it
 
     @torch.no_grad()
     def detect(self, rgb: np.ndarray, threshold: float = 0.8, nms_iou: float = 0.4) -> list[Face]:
@@ -62,7 +64,7 @@ class FaceDetector:
             rgb if scale == 1.0 else cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
         )
         bgr = img[:, :, ::-1].astype(np.float32) - np.asarray(MEAN_BGR, np.float32)
-        x = torch.from_numpy(np.ascontiguousarray(bgr.transpose(2, 0, 1)))[None].to(self.device)
+        x = torch.from_numpy(np.ascontiguousarray(bgr)).permute(2, 0, 1)[None].to(self.device)  # NHWC, no copy
         threads = torch.get_num_threads()
         if self.device.type == "cpu":
             # One thread: oneDNN's 1x1 convolutions sum in a thread-count-dependent order, and the

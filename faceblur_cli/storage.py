@@ -99,7 +99,7 @@ def plan(inp: str | Path, out: str | Path, opts):
 
     problems: list = []
     single = str(out).lower().endswith(tuple(IMAGE_EXTENSIONS))
-    found = _objects(inp, opts) if is_remote(inp) else _files(Path(inp), opts, problems)
+    found = _objects(str(inp), opts) if is_remote(inp) else _files(Path(inp), opts, problems)
     if not found:
         raise ImageError(f"{inp}: no images found")
     if len(found) > 1:

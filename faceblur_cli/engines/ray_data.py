@@ -119,7 +119,7 @@ class Network:
         from ..pipeline import network
 
         t0 = time.perf_counter()
-        items = [pickle.loads(p) if not e else None for p, e in zip(batch["payload"], batch["error"])]
+        items: list = [pickle.loads(p) if not e else None for p, e in zip(batch["payload"], batch["error"])]
         live = [i for i, item in enumerate(items) if item is not None]
         payloads, errors = list(batch["payload"]), list(batch["error"])
         try:
@@ -190,16 +190,20 @@ def _bound(cls: type, **kwargs) -> type:
     """``cls`` with its constructor arguments baked in. Ray Data restarts a killed actor (restarts
     and retries are its defaults) from its constructor arguments; baked into the class they travel
     with its definition instead of living in the object store, where they could be gone by then."""
-    return type(cls.__name__, (cls,), {"__init__": lambda self: cls.__init__(self, **kwargs)})
+
+    def init(self) -> None:
+        cls.__init__(self, **kwargs)  # type: ignore[misc]
+
+    return type(cls.__name__, (cls,), {"__init__": init})
 
 
 def _video(config: dict, src: str, dst: str, opts) -> dict:
     """One video on a worker through the local engine's streaming path."""
-    from ..batch import _run_one
     from ..deblurrer import Deblurrer
+    from .local import run_one
 
     deblurrer = Deblurrer(**{**config, "threads": 1})
-    return asdict(_run_one(deblurrer, Path(src), Path(dst), opts, [(src, dst)], None))
+    return asdict(run_one(deblurrer, Path(src), Path(dst), opts, [(src, dst)]))
 
 
 def run_ray(
@@ -219,7 +223,7 @@ def run_ray(
             include_dashboard=False,
             log_to_driver=False,
             configure_logging=False,
-            logging_level="ERROR",
+            logging_level=logging.ERROR,
         )
     tag = "r" + secrets.token_hex(4)
     try:
@@ -246,7 +250,7 @@ def _stream(deblurrer, jobs: list, opts, tag: str) -> Iterator[FileReport]:
     if photos:
         res = ray.cluster_resources()
         pools = plan_pools(res.get("CPU", 1.0), res.get("GPU", 0.0))
-        ds = ray.data.from_items(
+        ds: ray.data.Dataset = ray.data.from_items(
             [{"src": s, "dst": d, "ms": 0.0} for s, d in photos], override_num_blocks=min(len(photos), 4096)
         )
         ds = ds.map_batches(

@@ -35,6 +35,20 @@ def _conv_dw(cin: int, cout: int, stride: int) -> nn.Sequential:
     return nn.Sequential(*_conv_bn(cin, cin, stride, 0.1, groups=cin), *_conv_bn(cin, cout, 1, 0.1, k=1))
 
 
+def fuse_batchnorm(net: nn.Module) -> nn.Module:
+    """Fold every Conv2d -> BatchNorm2d pair of a model in eval mode into the convolution (the BN
+    becomes Identity): the same function, one pass over the activations fewer (~6 % of detection)."""
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    for module in net.modules():
+        if isinstance(module, nn.Sequential):
+            for i in range(len(module) - 1):
+                conv, bn = module[i], module[i + 1]
+                if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                    module[i], module[i + 1] = fuse_conv_bn_eval(conv, bn), nn.Identity()
+    return net
+
+
 class SSH(nn.Module):
     """Single-stage headless context module: 3x3, 5x5 (two 3x3) and 7x7 (three 3x3) branches."""
 
