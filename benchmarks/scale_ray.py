@@ -86,12 +86,15 @@ def aligned_crops(d: Deblurrer, photos: list[Path], folder: Path) -> int:
     return n
 
 
-def timed_run(d: Deblurrer, src: Path, out: Path, opts: batch.BatchOptions, **kw) -> tuple[float, batch.Summary]:
+def timed_run(d: Deblurrer, src: Path, out: Path, opts: batch.BatchOptions, **kw) -> tuple[float, float, batch.Summary]:
+    """(seconds for the run, photos/s between its first and last result, summary)."""
     shutil.rmtree(out, ignore_errors=True)
     jobs = batch.plan_many([src], out, opts)
+    stamps: list = []
     t0 = time.perf_counter()
-    summary = batch.run(d, jobs, opts, **kw)
-    return time.perf_counter() - t0, summary
+    summary = batch.run(d, jobs, opts, lambda _s, _f: stamps.append(time.perf_counter()), **kw)
+    steady = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else 0.0
+    return time.perf_counter() - t0, steady, summary
 
 
 def main() -> None:
@@ -111,8 +114,8 @@ def main() -> None:
         stages = stage_profile(d, photos[:20])
         (work / "crops").mkdir()
         faces = aligned_crops(d, photos, work / "crops")
-        t_aligned, _ = timed_run(d, work / "crops", work / "o_aligned", batch.BatchOptions(mode="aligned"))
-        t_local, s_local = timed_run(d, work / "photos", work / "o_local", batch.BatchOptions())
+        t_aligned, _, _ = timed_run(d, work / "crops", work / "o_aligned", batch.BatchOptions(mode="aligned"))
+        t_local, steady_local, s_local = timed_run(d, work / "photos", work / "o_local", batch.BatchOptions())
         res = {
             "photos": args.photos,
             "faces": faces,
@@ -121,6 +124,7 @@ def main() -> None:
             "aligned_s": round(t_aligned, 2),
             "local_s": round(t_local, 2),
             "local_photos_per_s": round(args.photos / t_local, 2),
+            "local_steady_photos_per_s": round(steady_local, 2),
             "folder_vs_aligned": round(t_local / t_aligned, 2),
             "local_faces": s_local.faces,
         }
@@ -130,7 +134,7 @@ def main() -> None:
             t0 = time.perf_counter()
             ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
             t_init = time.perf_counter() - t0
-            t_ray, s_ray = timed_run(d, work / "photos", work / "o_ray", batch.BatchOptions(), engine="ray")
+            t_ray, steady_ray, s_ray = timed_run(d, work / "photos", work / "o_ray", batch.BatchOptions(), engine="ray")
             ray.shutdown()
             same = all(
                 (work / "o_local" / p.name).read_bytes() == (work / "o_ray" / p.name).read_bytes() for p in photos
@@ -139,6 +143,8 @@ def main() -> None:
                 ray_init_s=round(t_init, 2),
                 ray_s=round(t_ray, 2),
                 ray_photos_per_s=round(args.photos / t_ray, 2),
+                ray_steady_photos_per_s=round(steady_ray, 2),
+                ray_startup_s=round(t_ray - (args.photos - 1) / steady_ray, 2) if steady_ray else None,
                 ray_vs_local=round(t_local / t_ray, 2),
                 ray_faces=s_ray.faces,
                 ray_same_bytes=same,

@@ -41,7 +41,18 @@ class _Command(typer.core.TyperCommand):
 
 
 #: The order of ``faceblur --help``: what people run most first.
-COMMAND_ORDER = ("deblur", "benchmark", "train", "synthesize", "export-onnx", "weights", "list", "download", "verify")
+COMMAND_ORDER = (
+    "deblur",
+    "serve",
+    "benchmark",
+    "train",
+    "synthesize",
+    "export-onnx",
+    "weights",
+    "list",
+    "download",
+    "verify",
+)
 
 
 class _Group(typer.core.TyperGroup):
