@@ -81,6 +81,9 @@ def create_app(
     engines = Engines(model, backend, threads)
     slots, metrics = Slots(limits.queue), Metrics()
     metrics.queue_depth = lambda: slots.used
+    # two stages as in the local engine: one thread decodes and finds faces (single-threaded) while
+    # the other runs the network on the previous photo and encodes it (with the free cores)
+    prepare_pool = ThreadPoolExecutor(1, thread_name_prefix="faceblur-prepare")
     pool = ThreadPoolExecutor(1, thread_name_prefix="faceblur-infer")
     jobs = JobStore(limits.job_ttl)
 
@@ -97,6 +100,7 @@ def create_app(
         finally:
             task.cancel()
             pool.shutdown(wait=False, cancel_futures=True)
+            prepare_pool.shutdown(wait=False, cancel_futures=True)
             jobs.close()
 
     app = FastAPI(
@@ -182,7 +186,12 @@ def create_app(
         if not await slots.try_take():
             raise HTTPException(503, "busy: the queue is full; try again shortly", headers={"Retry-After": "2"})
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(pool, _restore, engine, data, name, strength, mode, format.lower())
+
+        async def work():
+            prepared = await loop.run_in_executor(prepare_pool, _prepare, engine, data, name, mode)
+            return await loop.run_in_executor(pool, _finish, engine, *prepared, strength, format.lower())
+
+        future = asyncio.ensure_future(work())
         future.add_done_callback(lambda _f: loop.create_task(slots.give()))  # the slot is held until the work ends
         try:
             body, ext, faces, ms = await asyncio.wait_for(asyncio.shield(future), limits.timeout)
@@ -245,11 +254,22 @@ def create_app(
     return BodyLimit(app, limits)  # type: ignore[return-value]  # an ASGI app around the FastAPI one
 
 
-def _restore(engine, data: bytes, name: str, strength: float, mode: str, fmt: str):
-    """The CLI's path for one photo: (encoded bytes, extension, faces, milliseconds)."""
+def _prepare(engine, data: bytes, name: str, mode: str):
+    """Decode and find faces: the CLI's first stage (:func:`faceblur_cli.pipeline.prepare`)."""
+    from ..pipeline import prepare
+
     t0 = time.perf_counter()
     loaded = load_image_bytes(data, name)
-    result = engine.restore(loaded.rgb, mode, "whole", False, strength)
+    prep = prepare(engine.finder, loaded.rgb, mode, "whole", False, engine.min_face_scale)
+    return name, mode, loaded, prep, t0
+
+
+def _finish(engine, name: str, mode: str, loaded, prep, t0: float, strength: float, fmt: str):
+    """The network, paste-back and encoding: (encoded bytes, extension, faces, milliseconds)."""
+    from ..pipeline import finish, network
+
+    ((base, restored),) = network(engine, [prep])
+    result = finish(prep, base, restored, strength)
     ext = FORMATS.get(fmt) or FORMATS.get((loaded.format or "").lower(), ".png")
     out: dict = {}
 
