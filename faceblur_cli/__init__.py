@@ -12,7 +12,7 @@ import os as _os
 # so it is set here, before any torch import; a value the user set wins.
 _os.environ.setdefault("GOMP_SPINCOUNT", "1000")
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 __all__ = ["Deblurrer", "__version__"]
 
 
