@@ -120,9 +120,11 @@ class Trainer:
         self._log: logging.Logger | None = None  # created on the first line (rank 0 only)
         self.distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
         self.device = pick_device(cfg.device)
+        self._owns_group = False  # a process group we created is destroyed at the end of run()
         if self.distributed:
             if not dist.is_initialized():
                 dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+                self._owns_group = True
             self.rank, self.world = dist.get_rank(), dist.get_world_size()
             if self.device.type == "cuda":
                 self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
@@ -391,6 +393,11 @@ class Trainer:
                 stop.restore()
         self.save()
         self._close_log()
+        if self._owns_group:
+            # left to the interpreter's exit, gloo's threads can abort a rank ("terminate called
+            # without an active exception") after a successful run
+            dist.destroy_process_group()
+            self._owns_group = False
         return {
             "step": self.step,
             "steps_run": self.step - start_step,

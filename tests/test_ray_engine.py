@@ -26,6 +26,7 @@ pytest.importorskip("moto", reason="moto is not installed (the test extra)")
 from helpers import file_hashes  # noqa: E402
 
 from faceblur_cli import batch  # noqa: E402
+from faceblur_cli.atomic import TEMP_PREFIX  # noqa: E402
 from faceblur_cli.cli.app import main_argv  # noqa: E402
 from faceblur_cli.manifest import read_rows  # noqa: E402
 
@@ -186,6 +187,27 @@ def test_a_killed_worker_loses_nothing(ray_session, tmp_path):
     assert [p.name for p in outs] == [f"p{i:02d}.jpg" for i in range(12)]  # once each, no temp files
     for p in outs:
         Image.open(p).verify()
+
+
+def test_ctrl_c_on_the_driver_leaves_only_complete_outputs(tmp_path):
+    """The CLI in its own process (its own Ray instance), interrupted once the first output exists."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    for i in range(12):
+        shutil.copy(EXAMPLES / "astronaut_blurry.jpg", src / f"p{i:02d}.jpg")
+    cmd = [sys.executable, "-m", "faceblur_cli", "deblur", str(src), "-o", str(out), "--engine", "ray"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 90
+    while time.time() < deadline and proc.poll() is None and not list(out.glob("p*.jpg")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    said, _ = proc.communicate(timeout=60)
+    assert proc.returncode in (0, 130), said[-2000:]
+    assert "Traceback" not in said
+    written = sorted(out.iterdir())
+    assert written and not [p for p in written if p.name.startswith(TEMP_PREFIX)]
+    for p in written:
+        Image.open(p).verify()  # every output that exists is complete
 
 
 def test_s3_in_and_out(ray_session, s3, tmp_path):

@@ -215,3 +215,43 @@ def test_served_over_a_socket_with_idle_connections_and_a_burst(server):
     finally:
         for s in idle:
             s.close()
+
+
+def test_a_slow_photo_gets_504_and_the_server_goes_on():
+    app = create_app("faceblur-lite", "torch", limits=Limits(timeout=0.001))
+    with TestClient(app) as c:
+        r = post(c, EXAMPLE.read_bytes())
+        assert r.status_code == 504 and "longer than" in r.json()["detail"]
+        assert c.get("/healthz").status_code == 200
+
+
+def test_finished_jobs_are_deleted_after_their_ttl():
+    from faceblur_cli.serve.jobs import JobStore
+
+    store = JobStore(ttl=0.0)
+    try:
+        job = store.new(".mp4")
+        job.src.write_bytes(b"x")
+        done = threading.Event()
+        store.start(job, lambda j: (j.result.write_bytes(b"video"), done.set()))
+        assert done.wait(10)
+        for _ in range(100):
+            if job.finished:
+                break
+            time.sleep(0.01)
+        time.sleep(0.01)
+        assert store.sweep() == 1 and not job.folder.exists() and store.get(job.id) is None
+    finally:
+        store.close()
+
+
+def test_binding_beyond_loopback_without_a_token_warns():
+    port = _free_port()
+    cmd = [sys.executable, "-m", "faceblur_cli", "serve", "--host", "0.0.0.0", "--port", str(port)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        first = proc.stdout.readline() if proc.stdout else ""
+        assert first.startswith("warning:") and "without --token" in first
+    finally:
+        proc.terminate()
+        proc.wait(20)
