@@ -23,7 +23,7 @@ from PIL import Image
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
 pytest.importorskip("moto", reason="moto is not installed (the test extra)")
 
-from helpers import file_hashes  # noqa: E402
+from helpers import file_hashes, free_port  # noqa: E402
 
 from faceblur_cli import batch  # noqa: E402
 from faceblur_cli.atomic import TEMP_PREFIX  # noqa: E402
@@ -32,12 +32,6 @@ from faceblur_cli.manifest import read_rows  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "faceblur_cli" / "assets" / "examples"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _processes(title: str) -> list[tuple[int, str]]:
@@ -59,7 +53,7 @@ def s3():
     """moto's S3 server on a free 127.0.0.1 port, and a boto3 client for it; stopped after the module."""
     import boto3
 
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,

@@ -19,6 +19,7 @@ pytest.importorskip("fastapi", reason="the serve extra is not installed (pip ins
 httpx = pytest.importorskip("httpx")
 
 from fastapi.testclient import TestClient  # noqa: E402
+from helpers import free_port  # noqa: E402
 
 from faceblur_cli.cli.app import main_argv  # noqa: E402
 from faceblur_cli.serve.app import create_app  # noqa: E402
@@ -141,16 +142,10 @@ def test_video_job(client, tmp_path):
     assert client.get("/v1/jobs/not-a-job").status_code == 404
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
     """``faceblur serve`` as a subprocess on a free port, with a queue of 2 (so a burst overflows)."""
-    port = _free_port()
+    port = free_port()
     cmd = [
         sys.executable,
         "-m",
@@ -246,7 +241,7 @@ def test_finished_jobs_are_deleted_after_their_ttl():
 
 
 def test_binding_beyond_loopback_without_a_token_warns():
-    port = _free_port()
+    port = free_port()
     cmd = [sys.executable, "-m", "faceblur_cli", "serve", "--host", "0.0.0.0", "--port", str(port)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

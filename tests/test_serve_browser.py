@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
 import time
 from pathlib import Path
@@ -17,6 +16,8 @@ import pytest
 pytest.importorskip("fastapi", reason="the serve extra is not installed")
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the test extra)")
 uvicorn = pytest.importorskip("uvicorn")
+
+from helpers import free_port  # noqa: E402
 
 from faceblur_cli.cli.app import main_argv  # noqa: E402
 from faceblur_cli.serve.app import create_app  # noqa: E402
@@ -29,9 +30,7 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (.
 
 @pytest.fixture(scope="module")
 def served():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app("faceblur-lite", "torch"), port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
