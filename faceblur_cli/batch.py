@@ -213,9 +213,9 @@ def plan_many(inputs: list[Path] | list[str], out: Path | str, opts: BatchOption
         opts.validate()
         jobs = Jobs()
         for inp in inputs:
-            part = storage.plan(inp, out, opts)
-            jobs.extend(part)
-            jobs.problems += part.problems
+            pairs, problems = storage.plan(inp, out, opts, lambda rel: _out_name(Path("."), rel, opts))
+            jobs.extend(pairs)
+            jobs.problems += problems
         storage.check(jobs)
         return jobs
     inputs = expand([Path(i) for i in inputs])

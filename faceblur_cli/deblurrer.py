@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -26,8 +25,10 @@ from PIL import Image
 
 from .device import configure_threads, pick_device
 from .faces import Face
-from .pipeline import FaceFinder, align_faces, finish, network, paste_faces, prepare
+from .pipeline import DeblurResult as DeblurResult  # re-exported: what restore() returns
+from .pipeline import FaceFinder, align_faces, check_strength, finish, network, paste_faces, prepare
 from .pipeline import NoFaceError as NoFaceError  # re-exported: the API raises it
+from .pipeline import blend as blend  # re-exported
 from .shrinkage import shrink as shrink_correction
 from .weights import load_generator
 
@@ -106,16 +107,6 @@ def _to_net(images: list[np.ndarray]) -> np.ndarray:
 
 def _from_net(batch: np.ndarray) -> list[np.ndarray]:
     return [np.clip(np.rint((b.transpose(1, 2, 0) + 1.0) * 127.5), 0, 255).astype(np.uint8) for b in batch]
-
-
-@dataclass
-class DeblurResult:
-    image: np.ndarray  # H x W x 3 uint8
-    mode: str  # what was actually done: faces / aligned / whole / none
-    faces: list[Face] = field(default_factory=list)
-    crops: list[np.ndarray] = field(default_factory=list)  # aligned blurry crops
-    restored: list[np.ndarray] = field(default_factory=list)  # their deblurred versions
-    timings: dict = field(default_factory=dict)  # seconds per stage
 
 
 class Deblurrer:
@@ -355,22 +346,6 @@ def _tile_starts(n: int, size: int, step: int) -> list[int]:
         return [0]
     starts = list(range(0, n - size + 1, step))
     return starts + ([n - size] if starts[-1] != n - size else [])
-
-
-def check_strength(strength: float) -> float:
-    if not 0.0 <= float(strength) <= 1.0:
-        raise ValueError(f"strength must be between 0 and 1, got {strength}")
-    return float(strength)
-
-
-def blend(original: np.ndarray, restored: np.ndarray, strength: float) -> np.ndarray:
-    """``original + strength * (restored - original)`` in uint8: 0 gives the original exactly, 1 the restored."""
-    if strength <= 0.0:
-        return original.copy()
-    if strength >= 1.0:
-        return restored
-    mixed = original.astype(np.float32) + strength * (restored.astype(np.float32) - original.astype(np.float32))
-    return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
 
 
 def _ramp(n: int, overlap: int, first: bool, last: bool) -> np.ndarray:

@@ -11,21 +11,53 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import torch
 
 from .faces import Face, FaceDetector, FaceVerifier, center_face, crop_geometry, paste_back, warp_face
 
-if TYPE_CHECKING:
-    from .deblurrer import Deblurrer, DeblurResult
+
+class Network(Protocol):
+    """What the network stage needs of a :class:`~faceblur_cli.deblurrer.Deblurrer`."""
+
+    def whole(self, rgb: np.ndarray) -> np.ndarray: ...
+
+    def run_network(self, images: list[np.ndarray]) -> list[np.ndarray]: ...
+
 
 MIN_DETECT_SIDE = 32  # no face fits in a thumbnail smaller than the detector's smallest anchor
 
 
 class NoFaceError(Exception):
     """Raised in ``no_face='error'`` mode when the detector finds nothing."""
+
+
+@dataclass
+class DeblurResult:
+    image: np.ndarray  # H x W x 3 uint8
+    mode: str  # what was actually done: faces / aligned / whole / none
+    faces: list[Face] = field(default_factory=list)
+    crops: list[np.ndarray] = field(default_factory=list)  # aligned blurry crops
+    restored: list[np.ndarray] = field(default_factory=list)  # their deblurred versions
+    timings: dict = field(default_factory=dict)  # seconds per stage
+
+
+def check_strength(strength: float) -> float:
+    if not 0.0 <= float(strength) <= 1.0:
+        raise ValueError(f"strength must be between 0 and 1, got {strength}")
+    return float(strength)
+
+
+def blend(original: np.ndarray, restored: np.ndarray, strength: float) -> np.ndarray:
+    """``original + strength * (restored - original)`` in uint8: 0 gives the original exactly, 1 the restored."""
+    if strength <= 0.0:
+        return original.copy()
+    if strength >= 1.0:
+        return restored
+    mixed = original.astype(np.float32) + strength * (restored.astype(np.float32) - original.astype(np.float32))
+    return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
 
 
 class FaceFinder:
@@ -103,7 +135,7 @@ def align_faces(
     return out
 
 
-def network(deblurrer: Deblurrer, preps: list[Prepared]) -> list[tuple[np.ndarray | None, list[np.ndarray]]]:
+def network(deblurrer: Network, preps: list[Prepared]) -> list[tuple[np.ndarray | None, list[np.ndarray]]]:
     """(deblurred full frame or None, restored crops) per photo; the crops of all photos in one batched call."""
     t0 = time.perf_counter()
     bases = [deblurrer.whole(p.rgb) if p.full_frame else None for p in preps]
@@ -125,8 +157,6 @@ def paste_faces(
 ) -> np.ndarray:
     """``img`` with each restored crop pasted back (each crop first blended with its input by
     ``strength`` < 1); over ``base`` (``--whole``: the tiled frame) instead of a copy if given."""
-    from .deblurrer import blend
-
     out = (img.copy() if crops else img) if base is None else base  # one copy: each paste touches its box
     for (m, _), c, r in zip(geometry, crops, restored):
         r = blend(c, r, strength) if strength < 1 else r
@@ -136,8 +166,6 @@ def paste_faces(
 
 def finish(prep: Prepared, base: np.ndarray | None, restored: list[np.ndarray], strength: float) -> DeblurResult:
     """Paste back and apply ``strength`` (the input blended with the result; 0 = the input)."""
-    from .deblurrer import DeblurResult, blend
-
     t = prep.timings
     if prep.mode == "none":
         return DeblurResult(prep.rgb.copy(), "none", timings=dict(t))

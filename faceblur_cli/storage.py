@@ -11,6 +11,7 @@ rules: an input is never an output, two inputs never share one, existing outputs
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from .imageio import IMAGE_EXTENSIONS, UNSUPPORTED_IMAGE_EXTENSIONS, ImageError, LoadedImage, load_image_bytes
@@ -92,11 +93,10 @@ def load(src: str | Path) -> LoadedImage:
     return load_image(src)
 
 
-def plan(inp: str | Path, out: str | Path, opts):
+def plan(inp: str | Path, out: str | Path, opts, out_name: Callable[[Path], Path]) -> tuple[list, list]:
     """:func:`faceblur_cli.batch.plan` for an object or prefix in, or an object-store folder out:
-    a Jobs of (input, output) strings, videos and unsupported types in its ``problems``."""
-    from .batch import Jobs, _out_name
-
+    ((input, output) strings, problems: videos and unsupported types); ``out_name`` names an
+    output from an input's path relative to ``inp`` (batch's rule: ``--suffix``, ``--ext``)."""
     problems: list = []
     single = str(out).lower().endswith(tuple(IMAGE_EXTENSIONS))
     found = _objects(str(inp), opts) if is_remote(inp) else _files(Path(inp), opts, problems)
@@ -116,11 +116,11 @@ def plan(inp: str | Path, out: str | Path, opts):
         if single:
             dst = str(out)
         else:
-            name = _out_name(Path("."), Path(rel), opts).as_posix()
+            name = out_name(Path(rel)).as_posix()
             dst = f"{str(out).rstrip('/')}/{name}" if is_remote(out) else str(Path(out) / name)
         pairs.append((src, dst))
     check(pairs)
-    return Jobs(pairs, problems)
+    return pairs, problems
 
 
 _KINDS = set(IMAGE_EXTENSIONS) | VIDEO_EXTS | set(UNSUPPORTED_IMAGE_EXTENSIONS)
