@@ -43,6 +43,8 @@ def main() -> None:
     ]
     for folder in sorted(p for p in BENCH.iterdir() if (p / "results.json").exists()):
         data = json.loads((folder / "results.json").read_text())
+        if "dataset" not in data:  # scale_ray / serve_load: speed figures, in docs/scale.md and docs/serve.md
+            continue
         lines += [f"## {folder.name}", "", f"{data['dataset']}, {data['num_images']} images, seed {data['seed']}."]
         cmd = folder / "command.txt"
         if cmd.exists():
