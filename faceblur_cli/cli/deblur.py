@@ -114,9 +114,10 @@ def deblur(
     if engine not in batch.ENGINES:
         raise ValueError(f"--engine {engine!r}: choose from {', '.join(batch.ENGINES)}")
     if engine == "ray":
-        from ..engines.ray_data import require_ray
+        from ..engines.ray_data import check_address, require_ray
 
         require_ray()  # before any model is loaded: a missing extra is a one-line error
+        check_address(ray_address)
     elif ray_address or workers:
         raise ValueError("--ray-address and --workers need --engine ray")
     mode = "aligned" if aligned else "whole" if whole else "faces"

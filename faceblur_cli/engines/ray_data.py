@@ -47,6 +47,22 @@ def require_ray() -> None:
         raise ValueError(f"--engine ray needs Ray Data: {install_hint(RAY_EXTRA)}") from None
 
 
+def check_address(address: str | None) -> None:
+    """A ``--ray-address`` HOST:PORT (or ray://HOST:PORT) that accepts no connection is a one-line
+    error at once; Ray itself would retry for minutes. ``auto`` and none are left to Ray."""
+    if not address or address == "auto":
+        return
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"--ray-address {address!r}: use auto, HOST:PORT or ray://HOST:PORT")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as err:
+        raise ValueError(f"--ray-address {address}: no Ray cluster answers there ({err.strerror or err})") from None
+
+
 def plan_pools(cpus: float, gpus: float) -> dict:
     """Actor counts and per-actor CPU shares for a cluster of ``cpus`` CPUs and ``gpus`` GPUs.
 
