@@ -230,3 +230,11 @@ def test_without_ray_the_engine_is_a_one_line_error(tmp_path):
     assert proc.returncode == 2
     lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and "faceblur[ray]" in lines[0], lines
+
+
+def test_an_address_nothing_answers_is_a_usage_error(tmp_path, capsys):
+    port = free_port()  # nothing listens there
+    args = ["deblur", str(EXAMPLES / "astronaut_blurry.jpg"), "-o", str(tmp_path / "o.jpg"), "--engine", "ray"]
+    assert main_argv([*args, "--ray-address", f"127.0.0.1:{port}"]) == 2
+    said = capsys.readouterr()
+    assert "no Ray cluster answers there" in said.out + said.err and not (tmp_path / "o.jpg").exists()
