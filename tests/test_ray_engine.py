@@ -238,3 +238,4 @@ def test_an_address_nothing_answers_is_a_usage_error(tmp_path, capsys):
     assert main_argv([*args, "--ray-address", f"127.0.0.1:{port}"]) == 2
     said = capsys.readouterr()
     assert "no Ray cluster answers there" in said.out + said.err and not (tmp_path / "o.jpg").exists()
+    assert main_argv([*args, "--ray-address", "bad address"]) == 2

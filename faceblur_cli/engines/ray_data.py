@@ -48,9 +48,21 @@ def require_ray() -> None:
 
 
 def check_address(address: str | None) -> None:
-    """A ``--ray-address`` HOST:PORT (or ray://HOST:PORT) that accepts no connection is a one-line
-    error at once; Ray itself would retry for minutes. ``auto`` and none are left to Ray."""
-    if not address or address == "auto":
+    """A ``--ray-address`` HOST:PORT (or ray://HOST:PORT) that accepts no connection, or ``auto`` with
+    no cluster running here, is a one-line error at once; Ray itself would retry for minutes."""
+    if not address:
+        return
+    if address == "auto":
+        try:
+            from ray._private.services import canonicalize_bootstrap_address
+        except ImportError:  # a Ray without it: ray.init says so itself
+            return
+        try:
+            canonicalize_bootstrap_address("auto")
+        except ConnectionError:
+            raise ValueError(
+                "--ray-address auto: no Ray cluster is running here (start one: ray start --head)"
+            ) from None
         return
     import socket
 
