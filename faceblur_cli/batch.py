@@ -331,12 +331,13 @@ def run(
             if book:
                 book.record(str(path), "", kind, error=why)
         todo = []
+        exists = _exists_check([str(dst) for _, dst in jobs])
         for src, dst in jobs:
-            if book and book.done(str(dst), exists=_exists):
+            if book and book.done(str(dst), exists=exists):
                 summary.resumed += 1
                 if progress:
                     progress(src, 0)
-            elif _exists(str(dst)) and not opts.overwrite:
+            elif exists(str(dst)) and not opts.overwrite:
                 why = "output exists" + ("" if opts.skip_existing else " (use --overwrite)")
                 summary.skipped.append((src, why))
                 if book:
@@ -368,7 +369,11 @@ def run(
 ENGINES = ("local", "ray")
 
 
-def _exists(dst: str) -> bool:
+def _exists_check(dsts: list[str]) -> Callable[[str], bool]:
+    """Whether an output exists: local paths by lstat; object-store outputs from one listing per
+    output folder (not one request per object, which would serialise a big run on the driver)."""
     from . import storage
 
-    return storage.exists(dst) if storage.is_remote(dst) else os.path.lexists(dst)
+    remote = {d.rsplit("/", 1)[0] for d in dsts if storage.is_remote(d)}
+    found = storage.listed(remote) if remote else set()
+    return lambda d: d in found if storage.is_remote(d) else os.path.lexists(d)

@@ -57,6 +57,20 @@ def exists(uri: str) -> bool:
     return fs.get_file_info(path).type != pafs.FileType.NotFound
 
 
+def listed(folders: set[str]) -> set[str]:
+    """URIs of the objects directly under each of ``folders`` (one listing each)."""
+    import pyarrow.fs as pafs
+
+    found = set()
+    for folder in folders:
+        fs, path = split(folder)
+        scheme = folder.partition("://")[0]
+        for info in fs.get_file_info(pafs.FileSelector(path, allow_not_found=True)):
+            if info.type != pafs.FileType.Directory:
+                found.add(f"{scheme}://{info.path}")
+    return found
+
+
 def read_bytes(uri: str) -> bytes:
     import pyarrow.fs as pafs
 

@@ -187,7 +187,8 @@ class Finish:
 
     def __init__(self, opts, strength: float, tag: str):
         _single_thread()
-        self.opts, self.strength, self.tag = opts, strength, tag
+        self.opts, self.strength = opts, strength
+        self.sink = retry_safe_sink(opts, tag)
 
     def __call__(self, batch: dict) -> dict:
         from ..pipeline import finish
@@ -203,9 +204,7 @@ class Finish:
                 try:
                     loaded, prep, base, restored = pickle.loads(payload)
                     result = finish(prep, base, restored, self.strength)
-                    report = deliver(
-                        src, dst, loaded, result, self.opts, self.opts.mode, retry_safe_sink(self.opts, self.tag)
-                    )
+                    report = deliver(src, dst, loaded, result, self.opts, self.opts.mode, self.sink)
                 except Exception as err:
                     report = FileReport(src, dst, "failed", error=failure(err, src, dst))
             report.ms = t_ms + (time.perf_counter() - t0) * 1000
