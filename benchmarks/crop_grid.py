@@ -15,8 +15,9 @@ from PIL import Image, ImageDraw
 from skimage.data import astronaut
 
 from faceblur_cli import Deblurrer
+from faceblur_cli.alignment import alignment_matrix, warp_face
 from faceblur_cli.blur import degrade
-from faceblur_cli.faces import FaceDetector, alignment_matrix, warp_face
+from faceblur_cli.faces import FaceDetector
 from faceblur_cli.imageio import save_image
 from faceblur_cli.kernels import motion_kernel
 from faceblur_cli.metrics import detail_ratio, psnr

@@ -9,8 +9,10 @@ gradient, so no face data is needed. Measured in one run, on the same photos:
 * **stages**: ms per photo for decode, detect (+ YuNet check), align, network, paste, encode,
   in this process (the local engine's own order), over the first 20 photos;
 * **aligned**: the same faces as 256x256 aligned crops through ``mode="aligned"`` (the network's
-  floor), then the **local** engine over the folder, then **ray** (a local instance with ``--cpus``
-  CPUs; its start-up is reported apart from the stream).
+  floor), then the **local** engine over the folder and **ray** (a local instance with ``--cpus``
+  CPUs, started once; every run starts its own actor pools, and that start-up is in its time),
+  alternating ``--repeat`` times: this machine's speed drifts by 10-20 % from minute to minute, so
+  the ratio is taken within each pair and the median pair reported, with the range.
 
 Writes results.json and prints a table.
 """
@@ -25,6 +27,7 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
+from statistics import median
 
 import cv2
 import numpy as np
@@ -103,6 +106,7 @@ def main() -> None:
     ap.add_argument("--cpus", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--out", type=Path, default=None, help="folder for results.json")
     ap.add_argument("--skip-ray", action="store_true")
+    ap.add_argument("--repeat", type=int, default=3, help="local/ray pairs (medians reported)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="faceblur-scale-"))
     try:
@@ -115,7 +119,21 @@ def main() -> None:
         (work / "crops").mkdir()
         faces = aligned_crops(d, photos, work / "crops")
         t_aligned, _, _ = timed_run(d, work / "crops", work / "o_aligned", batch.BatchOptions(mode="aligned"))
-        t_local, steady_local, s_local = timed_run(d, work / "photos", work / "o_local", batch.BatchOptions())
+        opts = batch.BatchOptions()
+        if not args.skip_ray:
+            import ray
+
+            t0 = time.perf_counter()
+            ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
+            t_init = time.perf_counter() - t0
+        pairs = []
+        for _ in range(args.repeat if not args.skip_ray else 1):
+            local = timed_run(d, work / "photos", work / "o_local", opts)
+            remote = timed_run(d, work / "photos", work / "o_ray", opts, engine="ray") if not args.skip_ray else None
+            pairs.append((local, remote))
+            if remote:
+                print(f"local {local[0]:.2f} s, ray {remote[0]:.2f} s: {local[0] / remote[0]:.3f}x", flush=True)
+        t_local = median([lo[0] for lo, _ in pairs])
         res = {
             "photos": args.photos,
             "faces": faces,
@@ -124,29 +142,28 @@ def main() -> None:
             "aligned_s": round(t_aligned, 2),
             "local_s": round(t_local, 2),
             "local_photos_per_s": round(args.photos / t_local, 2),
-            "local_steady_photos_per_s": round(steady_local, 2),
+            "local_steady_photos_per_s": round(median([lo[1] for lo, _ in pairs]), 2),
             "folder_vs_aligned": round(t_local / t_aligned, 2),
-            "local_faces": s_local.faces,
+            "local_faces": pairs[0][0][2].faces,
         }
         if not args.skip_ray:
-            import ray
-
-            t0 = time.perf_counter()
-            ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
-            t_init = time.perf_counter() - t0
-            t_ray, steady_ray, s_ray = timed_run(d, work / "photos", work / "o_ray", batch.BatchOptions(), engine="ray")
             ray.shutdown()
             same = all(
                 (work / "o_local" / p.name).read_bytes() == (work / "o_ray" / p.name).read_bytes() for p in photos
             )
+            t_ray, steady = median([r[0] for _, r in pairs]), median([r[1] for _, r in pairs])
+            ratios = sorted(lo[0] / r[0] for lo, r in pairs)
             res.update(
+                repeat=args.repeat,
                 ray_init_s=round(t_init, 2),
                 ray_s=round(t_ray, 2),
                 ray_photos_per_s=round(args.photos / t_ray, 2),
-                ray_steady_photos_per_s=round(steady_ray, 2),
-                ray_startup_s=round(t_ray - (args.photos - 1) / steady_ray, 2) if steady_ray else None,
-                ray_vs_local=round(t_local / t_ray, 2),
-                ray_faces=s_ray.faces,
+                ray_steady_photos_per_s=round(steady, 2),
+                ray_startup_s=round(median([r[0] - (args.photos - 1) / r[1] for _, r in pairs]), 2),
+                ray_vs_local=round(median(ratios), 3),
+                ray_vs_local_range=[round(ratios[0], 3), round(ratios[-1], 3)],
+                ray_vs_local_first_pair=round(pairs[0][0][0] / pairs[0][1][0], 3),
+                ray_faces=pairs[0][1][2].faces,
                 ray_same_bytes=same,
             )
         print(json.dumps(res, indent=1))

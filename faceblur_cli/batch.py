@@ -17,9 +17,9 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import atomic
-from .deblurrer import MODES, NO_FACE_POLICIES, Deblurrer
 from .imageio import (
     IMAGE_EXTENSIONS,
     UNSUPPORTED_IMAGE_EXTENSIONS,
@@ -28,7 +28,11 @@ from .imageio import (
 )
 from .manifest import Manifest
 from .outputs import FileReport, compare_name
+from .pipeline import MODES, NO_FACE_POLICIES
 from .video import VIDEO_EXTS, is_video
+
+if TYPE_CHECKING:
+    from .deblurrer import Deblurrer
 
 #: Containers that hold H.264 as written; other videos (.avi, .webm) become .mp4.
 KEEP_VIDEO_EXTS = (".mp4", ".mov", ".mkv", ".m4v")

@@ -23,20 +23,19 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .alignment import Face
 from .device import configure_threads, pick_device
-from .faces import Face
+from .faces import FaceFinder
+from .pipeline import MODES, NO_FACE_POLICIES, align_faces, check_strength, finish, network, paste_faces, prepare
 from .pipeline import DeblurResult as DeblurResult  # re-exported: what restore() returns
-from .pipeline import FaceFinder, align_faces, check_strength, finish, network, paste_faces, prepare
 from .pipeline import NoFaceError as NoFaceError  # re-exported: the API raises it
 from .pipeline import blend as blend  # re-exported
 from .shrinkage import shrink as shrink_correction
 from .weights import load_generator
 
-MODES = ("faces", "aligned", "whole")
 #: Images smaller than this are mirror-padded to it before the network (its deepest level must
 #: keep more than one pixel per side for InstanceNorm) and cropped back.
 MIN_NET_SIDE = 64
-NO_FACE_POLICIES = ("whole", "skip", "error")
 
 
 class Backend(Protocol):
@@ -129,7 +128,7 @@ class Deblurrer:
         verify_faces: bool = True,
     ):
         self.threads = configure_threads(threads)
-        self.min_face_scale = float(min_face_scale)  # faces.crop_geometry: 1 = never shrink a face; 0 = always 256
+        self.min_face_scale = float(min_face_scale)  # alignment.crop_geometry: 1 = never shrink a face; 0 = always 256
         self.device = pick_device(device)
         self.strength = check_strength(strength)
         generator = load_generator(model)
@@ -179,7 +178,7 @@ class Deblurrer:
         )
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
-        """Faces in ``rgb`` (:class:`~faceblur_cli.pipeline.FaceFinder`)."""
+        """Faces in ``rgb`` (:class:`~faceblur_cli.faces.FaceFinder`)."""
         return self.finder.detect(rgb)
 
     # -- public API --------------------------------------------------------------------------

@@ -11,12 +11,20 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import torch
 
-from .faces import Face, FaceDetector, FaceVerifier, center_face, crop_geometry, paste_back, warp_face
+from .alignment import Face, center_face, crop_geometry, paste_back, warp_face
+
+if TYPE_CHECKING:
+    from .faces import FaceFinder
+
+#: What ``mode`` may be: faces (detect, align, paste back), aligned (the input is one aligned face),
+#: whole (the frame tiled through the network, faces through the aligned path).
+MODES = ("faces", "aligned", "whole")
+#: What a photo with no face gets: the whole frame, left as it is, or an error.
+NO_FACE_POLICIES = ("whole", "skip", "error")
 
 
 class Network(Protocol):
@@ -25,9 +33,6 @@ class Network(Protocol):
     def whole(self, rgb: np.ndarray) -> np.ndarray: ...
 
     def run_network(self, images: list[np.ndarray]) -> list[np.ndarray]: ...
-
-
-MIN_DETECT_SIDE = 32  # no face fits in a thumbnail smaller than the detector's smallest anchor
 
 
 class NoFaceError(Exception):
@@ -58,33 +63,6 @@ def blend(original: np.ndarray, restored: np.ndarray, strength: float) -> np.nda
         return restored
     mixed = original.astype(np.float32) + strength * (restored.astype(np.float32) - original.astype(np.float32))
     return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
-
-
-class FaceFinder:
-    """RetinaFace, then implausible detections (a cat's face) rejected by a second detector
-    (:class:`~faceblur_cli.faces.FaceVerifier`); both loaded on first use (aligned mode never pays)."""
-
-    def __init__(self, device: torch.device | str = "cpu", verify: bool = True):
-        self.device, self.verify = torch.device(device), verify
-        self._detector: FaceDetector | None = None
-        self._verifier: FaceVerifier | None = None
-
-    @property
-    def detector(self) -> FaceDetector:
-        if self._detector is None:
-            self._detector = FaceDetector(self.device)
-        return self._detector
-
-    def detect(self, rgb: np.ndarray) -> list[Face]:
-        """Faces in ``rgb``; none in a thumbnail too small to hold one."""
-        if min(rgb.shape[:2]) < MIN_DETECT_SIDE:
-            return []
-        faces = self.detector.detect(rgb)
-        if faces and self.verify:
-            if self._verifier is None:
-                self._verifier = FaceVerifier()
-            faces = self._verifier.keep(rgb, faces)
-        return faces
 
 
 @dataclass

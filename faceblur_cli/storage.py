@@ -5,13 +5,17 @@ Why pyarrow.fs: it is what Ray Data reads and writes with, it honours the usual 
 object is written with one PUT of the finished bytes, so no partial object is ever visible under
 its final name and there are no temp objects to clean up. Planning follows :mod:`faceblur_cli.batch`'s
 rules: an input is never an output, two inputs never share one, existing outputs are kept unless
-``overwrite``. Videos on object stores are not read (download them first): they are reported, not lost.
+``overwrite``. A video is streamed to a private temp folder, deblurred there by the local streaming
+path and uploaded from the finished file (:func:`staged_video`): memory stays that of one chunk.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 
 from .imageio import IMAGE_EXTENSIONS, UNSUPPORTED_IMAGE_EXTENSIONS, ImageError, LoadedImage, load_image_bytes
@@ -19,6 +23,8 @@ from .video import VIDEO_EXTS
 
 #: Largest object read into memory (an image larger than this is beyond any pixel limit anyway).
 MAX_OBJECT_BYTES = 1 << 30
+#: Bytes per read when an object is streamed to a local file.
+CHUNK_BYTES = 8 << 20
 
 
 def is_remote(location: str | Path) -> bool:
@@ -98,6 +104,57 @@ def write_bytes(data: bytes, uri: str, overwrite: bool = False) -> str:
     return uri
 
 
+def download(uri: str, path: Path) -> None:
+    """Stream the object ``uri`` into the new file ``path`` (created exclusively), a chunk at a time."""
+    import pyarrow.fs as pafs
+
+    fs, key = split(uri)
+    info = fs.get_file_info(key)
+    if info.type != pafs.FileType.File:
+        raise ImageError(f"{uri}: no such object" if info.type == pafs.FileType.NotFound else f"{uri}: not an object")
+    with fs.open_input_stream(key) as src, open(path, "xb") as dst:
+        while chunk := src.read(CHUNK_BYTES):
+            dst.write(chunk)
+
+
+def upload(path: Path, uri: str, overwrite: bool = False) -> str:
+    """The finished local file ``path`` as the object ``uri``, in one write call from a memory map
+    (file-backed pages, not a copy in memory): an interrupt can only land before or after it, so the
+    upload that closing the stream completes is always the whole file."""
+    import pyarrow as pa
+
+    fs, key = split(uri)
+    if not overwrite and exists(uri):
+        raise FileExistsError(f"{uri}: exists (use --overwrite to replace it)")
+    with pa.memory_map(str(path)) as src, fs.open_output_stream(key) as dst:
+        dst.write(src.read_buffer())
+    return uri
+
+
+@contextlib.contextmanager
+def staged_video(src: str | Path, dst: str | Path, overwrite: bool) -> Iterator[tuple[Path, Path]]:
+    """Local (input, output) paths for a video whose input or output is an object: the input
+    downloaded into a private temp folder (``mkdtemp``: mode 700, an unpredictable name), the output
+    written there and uploaded once the body finished without error; the folder is removed after.
+    Local paths pass through unchanged."""
+    if not is_remote(src) and not is_remote(dst):
+        yield Path(src), Path(dst)
+        return
+    if is_remote(dst) and not overwrite and exists(str(dst)):
+        raise FileExistsError(f"{dst}: exists (use --overwrite to replace it)")
+    folder = Path(tempfile.mkdtemp(prefix="faceblur-video-"))
+    try:
+        local_src = folder / ("in" + PurePosixPath(str(src)).suffix) if is_remote(src) else Path(src)
+        local_dst = folder / ("out" + PurePosixPath(str(dst)).suffix) if is_remote(dst) else Path(dst)
+        if is_remote(src):
+            download(str(src), local_src)
+        yield local_src, local_dst
+        if is_remote(dst) and local_dst.exists():
+            upload(local_dst, str(dst), overwrite)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def load(src: str | Path) -> LoadedImage:
     """Decode a local file or an object, with the same checks and messages."""
     if is_remote(src):
@@ -112,7 +169,7 @@ def plan(inp: str | Path, out: str | Path, opts, out_name: Callable[[Path], Path
     ((input, output) strings, problems: videos and unsupported types); ``out_name`` names an
     output from an input's path relative to ``inp`` (batch's rule: ``--suffix``, ``--ext``)."""
     problems: list = []
-    single = str(out).lower().endswith(tuple(IMAGE_EXTENSIONS))
+    single = str(out).lower().endswith((*IMAGE_EXTENSIONS, *VIDEO_EXTS))
     found = _objects(str(inp), opts) if is_remote(inp) else _files(Path(inp), opts, problems)
     if not found:
         raise ImageError(f"{inp}: no images found")
@@ -121,9 +178,6 @@ def plan(inp: str | Path, out: str | Path, opts, out_name: Callable[[Path], Path
     pairs = []
     for src, rel in found:
         suffix = PurePosixPath(rel).suffix.lower()
-        if suffix in VIDEO_EXTS:
-            problems.append((src, "skipped", "videos are not read from or written to object stores yet"))
-            continue
         if suffix in UNSUPPORTED_IMAGE_EXTENSIONS:
             problems.append((src, "skipped", f"unsupported image type {suffix}"))
             continue

@@ -21,15 +21,18 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import atomic
-from .deblurrer import Deblurrer
+from .alignment import Face
 from .extras import install_hint
-from .faces import Face
 from .imageio import ensure_folder
 from .yuv import Yuv420
+
+if TYPE_CHECKING:
+    from .deblurrer import Deblurrer
 
 VIDEO_EXTS = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
 VIDEO_NO_FACE = ("pass", "error")  # pass: frames without a face are copied unchanged

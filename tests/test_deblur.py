@@ -6,8 +6,8 @@ from helpers import file_hashes
 from PIL import Image
 from typer.testing import CliRunner
 
+from faceblur_cli.alignment import feather_mask, paste_back
 from faceblur_cli.cli import app
-from faceblur_cli.faces import feather_mask, paste_back
 
 runner = CliRunner()
 
@@ -30,7 +30,7 @@ def test_paste_back_leaves_far_pixels_bit_identical(deblurrer, photo):
     res = deblurrer.restore(photo)
     import cv2
 
-    from faceblur_cli.faces import alignment_matrix
+    from faceblur_cli.alignment import alignment_matrix
 
     m = alignment_matrix(res.faces[0].landmarks)
     support = cv2.warpAffine(feather_mask(), cv2.invertAffineTransform(m), photo.shape[1::-1]) > 0

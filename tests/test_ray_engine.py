@@ -148,6 +148,35 @@ def test_ray_writes_the_same_bytes_as_local_and_resumes(ray_session, folder, tmp
     assert file_hashes(out) == b
 
 
+def test_a_separate_finish_pool_writes_the_same_bytes(ray_session, folder, tmp_path, monkeypatch):
+    """The GPU-node layout (paste back and encode in their own CPU pool, 8 photos per network
+    call), run on CPUs: the same bytes as the local engine."""
+    from faceblur_cli.engines import ray_data
+
+    layout = {"prepare": 1, "network": 1, "finish": 1, "cpu": 0.5, "net_cpu": 1.0, "gpu": 0.0}
+    monkeypatch.setattr(ray_data, "plan_pools", lambda cpus, gpus: {**layout, "net_threads": 1, "photos_per_call": 8})
+    photos = tmp_path / "in"
+    shutil.copytree(folder, photos, ignore=shutil.ignore_patterns("*.mp4", "bad.jpg"))
+    local = _run(photos, tmp_path / "local", "local")
+    remote = _run(photos, tmp_path / "ray", "ray")
+    assert remote.processed == local.processed == 3 and remote.faces == local.faces
+    a, b = file_hashes(tmp_path / "local"), file_hashes(tmp_path / "ray")
+    assert sorted(a.values()) == sorted(b.values()) and len(a) == 3
+
+
+def test_the_finish_stage_starts_without_torch():
+    """What a finish worker imports (the engine, the pipeline's stages, outputs, storage) does not
+    load torch: a second of every actor's start-up."""
+    code = (
+        "import sys\n"
+        "import faceblur_cli.batch, faceblur_cli.engines.ray_data, faceblur_cli.outputs\n"
+        "import faceblur_cli.pipeline, faceblur_cli.storage, faceblur_cli.alignment\n"
+        "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stdout + proc.stderr
+
+
 def test_a_killed_worker_loses_nothing(ray_session, tmp_path):
     src = tmp_path / "in"
     src.mkdir()
@@ -217,6 +246,31 @@ def test_s3_in_and_out(ray_session, s3, tmp_path):
     assert local.processed == 1
     body = s3.get_object(Bucket="photos", Key="out/a.jpg")["Body"].read()
     assert body == (tmp_path / "a.jpg").read_bytes()
+
+
+def test_s3_video_in_and_out(ray_session, s3, tmp_path):
+    """A video object through a Ray task and through the local engine: streamed to a private temp
+    folder, deblurred, uploaded whole; the same bytes as from local files; no temp folder left."""
+    import tempfile
+
+    from test_video import make_clip
+
+    make_clip(tmp_path / "clip.mp4", frames=8)
+    s3.create_bucket(Bucket="videos")
+    s3.put_object(Bucket="videos", Key="in/clip.mp4", Body=(tmp_path / "clip.mp4").read_bytes())
+    temps = set(Path(tempfile.gettempdir()).glob("faceblur-video-*"))
+    summary = _run("s3://videos/in", "s3://videos/out", "ray")
+    assert summary.processed == 1 and not summary.failed and summary.faces > 0
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="videos", Prefix="out/")["Contents"])
+    assert keys == ["out/clip.mp4"]
+    assert _run(tmp_path / "clip.mp4", tmp_path / "local.mp4", "local").processed == 1
+    assert _run("s3://videos/in/clip.mp4", tmp_path / "from_s3.mp4", "local").processed == 1
+    expected = (tmp_path / "local.mp4").read_bytes()
+    assert s3.get_object(Bucket="videos", Key="out/clip.mp4")["Body"].read() == expected
+    assert (tmp_path / "from_s3.mp4").read_bytes() == expected
+    again = _run("s3://videos/in", "s3://videos/out", "local")  # an existing object is kept
+    assert again.processed == 0 and s3.get_object(Bucket="videos", Key="out/clip.mp4")["Body"].read() == expected
+    assert set(Path(tempfile.gettempdir()).glob("faceblur-video-*")) == temps
 
 
 def test_without_ray_the_engine_is_a_one_line_error(tmp_path):

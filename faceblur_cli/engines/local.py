@@ -74,7 +74,7 @@ def run_one(deblurrer, src, dst, opts, jobs, frame_progress=None) -> FileReport:
     t0 = time.perf_counter()
     try:
         if is_video(src):
-            report = _run_video(deblurrer, Path(src), Path(dst), opts, frame_progress)
+            report = _run_video(deblurrer, src, dst, opts, frame_progress)
         else:
             report = _finish(deblurrer, src, dst, _done(_prepare, deblurrer, src, opts), opts, local_sink(jobs, opts))
     except KeyboardInterrupt:
@@ -113,12 +113,14 @@ def local_sink(jobs, opts) -> Sink:
     return sink
 
 
-def _run_video(deblurrer, src: Path, dst: Path, opts, frame_progress=None) -> FileReport:
+def _run_video(deblurrer, src, dst, opts, frame_progress=None) -> FileReport:
     """One video through :func:`~faceblur_cli.video.deblur_video`; faces = frames with a face.
+    An object-store input or output goes through a private local copy (:func:`~faceblur_cli.storage.staged_video`).
 
     ``--no-face``: frames without a face are always copied unchanged; a video with no face at all
     is written unchanged (whole), not written (skip) or a failure (error).
     """
+    from .. import storage
     from ..deblurrer import NoFaceError
     from ..video import deblur_video
 
@@ -129,18 +131,19 @@ def _run_video(deblurrer, src: Path, dst: Path, opts, frame_progress=None) -> Fi
         report.warnings.append(f"{src}: no --compare image for a video")
     policy = "error" if opts.no_face in ("error", "skip") else "pass"
     try:
-        result = deblur_video(
-            deblurrer,
-            src,
-            dst,
-            crf=opts.crf,
-            smooth=opts.smooth,
-            batch=deblurrer.batch_size,
-            no_face=policy,
-            progress=(lambda done, total: frame_progress(src, done, total)) if frame_progress else None,
-            max_pixels=Image.MAX_IMAGE_PIXELS,
-            overwrite=opts.overwrite,
-        )
+        with storage.staged_video(src, dst, opts.overwrite) as (local_src, local_dst):
+            result = deblur_video(
+                deblurrer,
+                local_src,
+                local_dst,
+                crf=opts.crf,
+                smooth=opts.smooth,
+                batch=deblurrer.batch_size,
+                no_face=policy,
+                progress=(lambda done, total: frame_progress(src, done, total)) if frame_progress else None,
+                max_pixels=Image.MAX_IMAGE_PIXELS,
+                overwrite=opts.overwrite,
+            )
     except NoFaceError:
         if opts.no_face == "skip":
             report.status, report.error = "skipped", "no face in any frame (--no-face skip)"
