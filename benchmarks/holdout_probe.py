@@ -3,8 +3,9 @@
 For choosing between snapshots without touching the benchmark's test faces: the hold-out is the
 10 % of ../shared's *training* folders that `faceblur train` never trains on (`data.split_files`).
 Prints gains over the blurry input (paper 13-27 px, 48 faces; mild 5-11 px, 96 faces, also per
-size; 3 px, 24 faces) and the PSNR of sharp faces passed through (24 faces), plus ``sharp_rms``: the
-median change the model makes to those sharp faces (8-bit levels), which calibrates its ``shrink_sigma``
+size; 3 px, 24 faces; everyday, the blur phones make, 96 faces over its kinds and sizes) and the
+PSNR of sharp faces passed through (24 faces), plus ``sharp_rms``: the median change the model
+makes to those sharp faces (8-bit levels), which calibrates its ``shrink_sigma``
 (faceblur_cli/shrinkage.py, weights.toml).
 
 python benchmarks/holdout_probe.py base runs/x/snapshots/step_0002100.pth [--threads 1]
@@ -18,11 +19,12 @@ import numpy as np
 import torch
 
 from faceblur_cli.data import gather_face_files, split_files, to_tensor
-from faceblur_cli.evaluation import VAL_KERNEL_SEED, evaluate, protocol_set, validation_set
+from faceblur_cli.evaluation import VAL_KERNEL_SEED, evaluate, everyday_set, protocol_set, validation_set
 from faceblur_cli.shrinkage import correction_rms
 from faceblur_cli.weights import load_generator
 
 MILD = (5, 7, 9, 11)
+EVERYDAY_SEED = 4242
 
 
 def probe_sets(data_root: Path) -> dict[str, list]:
@@ -32,6 +34,7 @@ def probe_sets(data_root: Path) -> dict[str, list]:
     sets.update({f"mild{k}": protocol_set(hold[2:], 24, (k,), VAL_KERNEL_SEED + 17 + k) for k in MILD})
     sets["three"] = protocol_set(hold[3:], 24, (3,), VAL_KERNEL_SEED + 5)
     sets["sharp"] = protocol_set(hold[1:], 24, (0,), 0)
+    sets["everyday"] = everyday_set(hold[5:], 96, EVERYDAY_SEED)
     return sets
 
 
