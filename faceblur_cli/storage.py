@@ -77,7 +77,8 @@ def listed(folders: set[str]) -> set[str]:
     return found
 
 
-def read_bytes(uri: str) -> bytes:
+def _object(uri: str):
+    """(filesystem, path, info) of an existing object; a missing one or a prefix is an ImageError."""
     import pyarrow.fs as pafs
 
     fs, path = split(uri)
@@ -86,6 +87,16 @@ def read_bytes(uri: str) -> bytes:
         raise ImageError(f"{uri}: no such object")
     if info.type != pafs.FileType.File:
         raise ImageError(f"{uri}: is a folder (prefix), not an object")
+    return fs, path, info
+
+
+def _refuse_existing(uri: str, overwrite: bool) -> None:
+    if not overwrite and exists(uri):
+        raise FileExistsError(f"{uri}: exists (use --overwrite to replace it)")
+
+
+def read_bytes(uri: str) -> bytes:
+    fs, path, info = _object(uri)
     if info.size == 0:
         raise ImageError(f"{uri}: empty file (0 bytes)")
     if info.size > MAX_OBJECT_BYTES:
@@ -97,8 +108,7 @@ def read_bytes(uri: str) -> bytes:
 def write_bytes(data: bytes, uri: str, overwrite: bool = False) -> str:
     """One PUT of ``data``; an existing object is kept unless ``overwrite`` (FileExistsError)."""
     fs, path = split(uri)
-    if not overwrite and exists(uri):
-        raise FileExistsError(f"{uri}: exists (use --overwrite to replace it)")
+    _refuse_existing(uri, overwrite)
     with fs.open_output_stream(path) as f:
         f.write(data)
     return uri
@@ -106,12 +116,7 @@ def write_bytes(data: bytes, uri: str, overwrite: bool = False) -> str:
 
 def download(uri: str, path: Path) -> None:
     """Stream the object ``uri`` into the new file ``path`` (created exclusively), a chunk at a time."""
-    import pyarrow.fs as pafs
-
-    fs, key = split(uri)
-    info = fs.get_file_info(key)
-    if info.type != pafs.FileType.File:
-        raise ImageError(f"{uri}: no such object" if info.type == pafs.FileType.NotFound else f"{uri}: not an object")
+    fs, key, _ = _object(uri)
     with fs.open_input_stream(key) as src, open(path, "xb") as dst:
         while chunk := src.read(CHUNK_BYTES):
             dst.write(chunk)
@@ -124,8 +129,7 @@ def upload(path: Path, uri: str, overwrite: bool = False) -> str:
     import pyarrow as pa
 
     fs, key = split(uri)
-    if not overwrite and exists(uri):
-        raise FileExistsError(f"{uri}: exists (use --overwrite to replace it)")
+    _refuse_existing(uri, overwrite)  # again: another run may have written it meanwhile
     with pa.memory_map(str(path)) as src, fs.open_output_stream(key) as dst:
         dst.write(src.read_buffer())
     return uri
@@ -140,8 +144,8 @@ def staged_video(src: str | Path, dst: str | Path, overwrite: bool) -> Iterator[
     if not is_remote(src) and not is_remote(dst):
         yield Path(src), Path(dst)
         return
-    if is_remote(dst) and not overwrite and exists(str(dst)):
-        raise FileExistsError(f"{dst}: exists (use --overwrite to replace it)")
+    if is_remote(dst):
+        _refuse_existing(str(dst), overwrite)  # before minutes of work, not after
     folder = Path(tempfile.mkdtemp(prefix="faceblur-video-"))
     try:
         local_src = folder / ("in" + PurePosixPath(str(src)).suffix) if is_remote(src) else Path(src)

@@ -109,7 +109,7 @@ def plan_pools(cpus: float, gpus: float) -> dict:
         }
     prep = max(1, round(cpus * 0.45))
     net = max(1, round(cpus / 4))
-    net_cpu = max(cpus - prep, 1.0) / net if cpus > prep else cpus / (prep + net)
+    net_cpu = (cpus - prep) / net if cpus > prep else cpus / (prep + net)
     share = 1.0 if cpus > prep else net_cpu
     return {
         "prepare": prep,
@@ -118,7 +118,7 @@ def plan_pools(cpus: float, gpus: float) -> dict:
         "cpu": share,
         "net_cpu": net_cpu,
         "gpu": 0.0,
-        "net_threads": max(2, math.ceil(net_cpu - 1e-9)),
+        "net_threads": max(2, math.ceil(net_cpu)),
         "photos_per_call": PHOTOS_PER_CALL["cpu"],
     }
 
