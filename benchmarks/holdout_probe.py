@@ -1,7 +1,10 @@
-"""Score generator files on a larger slice of the training hold-out than `train` validates on.
+"""Score generator files on validation faces: the training hold-out minus the benchmark's reported faces.
 
 For choosing between snapshots without touching the benchmark's test faces: the hold-out is the
-10 % of ../shared's *training* folders that `faceblur train` never trains on (`data.split_files`).
+10 % of ../shared's *training* folders that `faceblur train` never trains on (`data.split_files`);
+`benchmark.validation_faces` leaves out the 200 faces per dataset `faceblur benchmark` reports on
+(before 2026-12-04 it did not: 83 of its 199 faces were reported ones). Helen's hold-out is all
+reported, so these are CelebA faces (344).
 Prints gains over the blurry input (paper 13-27 px, 48 faces; mild 5-11 px, 96 faces, also per
 size; 3 px, 24 faces; everyday, the blur phones make, 96 faces over its kinds and sizes) and the
 PSNR of sharp faces passed through (24 faces), plus ``sharp_rms``: the median change the model
@@ -18,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from faceblur_cli.data import gather_face_files, split_files, to_tensor
+from faceblur_cli.benchmark import validation_faces
+from faceblur_cli.data import to_tensor
 from faceblur_cli.evaluation import VAL_KERNEL_SEED, evaluate, everyday_set, protocol_set, validation_set
 from faceblur_cli.shrinkage import correction_rms
 from faceblur_cli.weights import load_generator
@@ -28,8 +32,7 @@ EVERYDAY_SEED = 4242
 
 
 def probe_sets(data_root: Path) -> dict[str, list]:
-    files = gather_face_files([data_root / "celeba" / "train", data_root / "helen" / "train"])
-    _, hold = split_files(files, 0.1)
+    hold = sorted(f for ds in ("celeba", "helen") for f in validation_faces(data_root / ds / "train"))
     sets = {"paper": validation_set(hold, 48)}
     sets.update({f"mild{k}": protocol_set(hold[2:], 24, (k,), VAL_KERNEL_SEED + 17 + k) for k in MILD})
     sets["three"] = protocol_set(hold[3:], 24, (3,), VAL_KERNEL_SEED + 5)

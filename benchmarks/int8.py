@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from wild_probe import validation_faces  # noqa: E402
+from wild_probe import validation_sample  # noqa: E402
 
 from faceblur_cli.data import split_files  # noqa: E402
 from faceblur_cli.deblurrer import _from_net, _to_net  # noqa: E402
@@ -80,7 +80,7 @@ def main() -> None:
         weight_type=QuantType.QInt8,
         per_channel=True,
     )
-    cases = everyday_cases(validation_faces(args.data_root, args.faces))
+    cases = everyday_cases(validation_sample(args.data_root, args.faces))
     rows = {}
     for name, path in (("onnx fp32", fp32), ("onnx int8", int8)):
         be = OnnxBackend(path, "cpu", args.threads)

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).parent))
-from wild_probe import validation_faces  # noqa: E402
+from wild_probe import validation_sample  # noqa: E402
 
 from faceblur_cli.deblurrer import Deblurrer  # noqa: E402
 from faceblur_cli.degradations import everyday_degrade  # noqa: E402
@@ -30,7 +30,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("docs/assets/everyday_before_after.png"))
     args = ap.parse_args()
     eng = Deblurrer(args.model, device="cpu")
-    files = validation_faces(args.data_root, 3)[:3]
+    files = validation_sample(args.data_root, 3)[:3]
     rows = []
     for i, (f, (kind, size)) in enumerate(zip(files, CASES)):
         sharp = read_rgb(f)

@@ -12,19 +12,15 @@ from pathlib import Path
 
 import torch
 
-from faceblur_cli.benchmark import pick_images
-from faceblur_cli.data import split_files
+from faceblur_cli.benchmark import validation_faces
 from faceblur_cli.deblurrer import Deblurrer
 from faceblur_cli.evaluation import evaluate_everyday, evaluate_wild, everyday_cases, wild_cases, wild_methods
-from faceblur_cli.imageio import list_images
 
 
-def validation_faces(root: Path, per_dataset: int) -> list[Path]:
+def validation_sample(root: Path, per_dataset: int) -> list[Path]:
     out = []
     for ds in ("celeba", "helen"):
-        _, hold = split_files(list_images(root / ds / "train"))
-        reported = set(pick_images(hold, 200, 0))
-        spare = [f for f in hold if f not in reported]
+        spare = validation_faces(root / ds / "train")
         out += spare[:: max(1, len(spare) // per_dataset)][:per_dataset]
     return out
 
@@ -48,7 +44,7 @@ def main() -> None:
     ap.add_argument("--no-everyday", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    files = validation_faces(args.data_root, args.faces)
+    files = validation_sample(args.data_root, args.faces)
     engines = {m: Deblurrer(m, device="cpu", threads=args.threads) for m in args.model or ["default"]}
     for sc in args.min_face_scale:
         for m in args.model or ["default"]:

@@ -48,12 +48,14 @@ def release_run(
     docs: str | Path | None = None,
     step: int | None = None,
     shrink_sigma: float = 0.0,
+    flip_tta: bool = False,
 ) -> dict:
     """Release ``run``'s checkpoint as ``MODEL@TAG``: the file (fp16 by default) beside the registry under
     ``assets/weights/``, a registry table with lineage, and ``docs/models/MODEL@TAG.md`` (a stub to fill
     with the held-out tables). ``make_current`` points the plain name at the new tag. ``step``: release
     the run's ``--snapshots`` file of that step (the one validation chose) instead of its last
-    checkpoint. Returns the entry."""
+    checkpoint. ``flip_tta``: its inference default is the mirrored-pass ensemble (Deblurrer._infer), for a
+    model measured and shipped that way. Returns the entry."""
     run = Path(run)
     registry = Path(registry) if registry is not None else registry_file()
     model, short_tag = parse_tag(tag)
@@ -98,6 +100,8 @@ def release_run(
     }
     if shrink_sigma:  # the model's error floor (benchmarks/holdout_probe.py sharp_rms): shrinkage on
         entry["shrink_sigma"] = float(shrink_sigma)
+    if flip_tta:
+        entry["flip_tta"] = True
     text = registry.read_text().rstrip() + "\n\n" + f'["{name}"]\n'
     text += "".join(f"{k} = {_toml_value(v)}\n" for k, v in entry.items())
     if make_current:

@@ -92,16 +92,19 @@ def test_cli_run_produces_every_file(face_dir, tmp_path, shared):
 def test_flip_tta_rows_score_the_other_setting_of_each_model(face_dir, tmp_path):
     out = tmp_path / "bench"
     args = ["benchmark", "--dataset", str(face_dir), "--all-images", "--num-images", "2", "--protocols", "sharp"]
-    args += ["--baselines", "none", "-m", "default", "-m", "base", "--flip-tta", "--device", "cpu", "--out", str(out)]
+    args += ["--baselines", "none", "-m", "default", "-m", "lite@everyday2", "--flip-tta"]
+    args += ["--device", "cpu", "--out", str(out)]
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 0, r.output
     data = json.loads((out / "results.json").read_text())
     rows = data["protocols"]["sharp"]["methods"]
-    assert set(rows) == {"faceblur-lite", "faceblur-lite+flip", "faceblur-base", "faceblur-base-flip"}
-    assert rows["faceblur-base"] != rows["faceblur-base-flip"]
+    lite2 = "faceblur-lite@everyday2"  # the default runs the mirrored pass, this older tag does not
+    assert set(rows) == {"faceblur-lite", "faceblur-lite-flip", lite2, f"{lite2}+flip"}
+    assert rows["faceblur-lite"] != rows["faceblur-lite-flip"]
     ran = data["models"]  # how each row ran, so a results.json says what it measured
-    assert ran["faceblur-lite+flip"]["flip_tta"] and not ran["faceblur-lite"]["flip_tta"]
-    assert ran["faceblur-lite"]["shrink_sigma"] > 0 and ran["faceblur-base"]["shrink_sigma"] == 0
+    assert ran[f"{lite2}+flip"]["flip_tta"] and not ran[lite2]["flip_tta"]
+    assert ran["faceblur-lite"]["flip_tta"] and not ran["faceblur-lite-flip"]["flip_tta"]
+    assert ran["faceblur-lite"]["shrink_sigma"] > 0 and ran[lite2]["shrink_sigma"] > 0
 
 
 def test_missing_dataset_says_where(tmp_path):
@@ -146,3 +149,18 @@ def test_outputs_of_a_sharp_only_run_are_what_was_written(tmp_path):
     paths = bm.write_outputs(report, tmp_path, {})
     assert {p.name for p in paths} == {"results.json", "results.csv"}
     assert all(p.exists() for p in paths) and not (tmp_path / "psnr_ssim_by_kernel.png").exists()
+
+
+def test_validation_faces_never_include_a_reported_face(tmp_path):
+    """Releases are chosen on validation faces: the hold-out minus what `faceblur benchmark` reports on."""
+    from faceblur_cli.data import is_holdout
+
+    for i in range(300):  # the split is by file name, so empty files do for the choice
+        (tmp_path / f"{i:05d}.png").write_bytes(b"")
+    hold = {f for f in tmp_path.glob("*.png") if is_holdout(f)}
+    reported = bm.reported_faces(tmp_path, 10)
+    spare = bm.validation_faces(tmp_path, 10)
+    assert len(hold) > 10 and len(reported) == 10 and set(reported) <= hold
+    assert set(spare) == hold - set(reported)  # disjoint, and together the whole hold-out
+    assert bm.reported_faces(tmp_path, 10) == reported  # seeded
+    assert bm.validation_faces(tmp_path, len(hold)) == []  # all reported (Helen's case)

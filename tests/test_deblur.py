@@ -182,7 +182,8 @@ def test_flip_tta_averages_the_mirrored_pass(deblurrer, example_photo):
     tta = Deblurrer("default", device="cpu", flip_tta=True, shrink=False)  # the raw ensemble
     got = tta.run_network([crop])[0]
     assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
-    assert not np.array_equal(got, deblurrer.run_network([crop])[0])
+    single = Deblurrer("default", device="cpu", flip_tta=False, shrink=False).run_network([crop])[0]
+    assert not np.array_equal(got, single)
 
 
 def test_strength_zero_returns_the_input_and_blends_linearly(deblurrer, photo):
@@ -218,14 +219,17 @@ def test_identity_network_leaves_the_photo_unchanged_in_faces_mode(photo, monkey
 
 
 def test_flip_tta_default_is_the_models_registry_setting():
-    """faceblur-base is measured and shipped with the mirrored pass on; lite and bare files are single-pass."""
+    """faceblur-base and faceblur-lite (since @everyday3) are measured and shipped with the mirrored pass
+    on; older tags and bare files are single-pass."""
     from faceblur_cli import Deblurrer
     from faceblur_cli.weights import load_registry
 
     registry = load_registry()
-    assert registry["faceblur-base"].flip_tta and not registry["faceblur-lite"].flip_tta
+    assert registry["faceblur-base"].flip_tta and registry["faceblur-lite@everyday3"].flip_tta
+    assert not registry["faceblur-lite@everyday2"].flip_tta
     assert Deblurrer("base", device="cpu").flip_tta
     assert not Deblurrer("base", device="cpu", flip_tta=False).flip_tta  # --no-flip-tta wins
-    assert not Deblurrer("default", device="cpu").flip_tta
-    assert Deblurrer("default", device="cpu", flip_tta=True).flip_tta
+    assert Deblurrer("default", device="cpu").flip_tta  # the alias runs its target's setting
+    assert not Deblurrer("lite@everyday2", device="cpu").flip_tta
+    assert Deblurrer("lite@everyday2", device="cpu", flip_tta=True).flip_tta
     assert not Deblurrer(str(registry["faceblur-base"].bundled_path), device="cpu").flip_tta  # a path: as asked

@@ -68,7 +68,6 @@ def benchmark(
     """PSNR/SSIM per kernel size for models vs baselines: the paper's protocol (Table 1), mild blur, sharp faces."""
 
     from .. import benchmark as bm
-    from ..data import is_holdout
     from ..deblurrer import Deblurrer
     from ..degradations import PROTOCOLS
     from ..imageio import list_images
@@ -85,12 +84,12 @@ def benchmark(
     if real is not None and not real.is_dir():
         raise ValueError(f"--real {real}: not a folder")
     folder = bm.resolve_dataset(dataset, data_root)
-    files = list_images(folder)
     if holdout:
-        files = [f for f in files if is_holdout(f)]
+        files = bm.reported_faces(folder, num_images, seed)
         if not files:
             raise ValueError(f"{folder}: no held-out images (pass --all-images for a folder of test faces)")
-    files = bm.pick_images(files, num_images, seed)
+    else:
+        files = bm.pick_images(list_images(folder), num_images, seed)
     engines = {}
     for m in model:
         eng = Deblurrer(m, device=device, backend=backend, shrink=shrink, threads=threads)

@@ -129,12 +129,23 @@ def weights_release(
     shrink_sigma: float = typer.Option(
         0.0, "--shrink-sigma", min=0.0, help="Its error floor (holdout_probe.py sharp_rms): correction shrinkage on."
     ),
+    flip_tta: bool = typer.Option(
+        False, "--flip-tta", help="Run it with the mirrored-pass ensemble by default (measured that way)."
+    ),
 ):
     """Release a training run as a tagged model: the weights file, its registry entry with lineage, a card stub."""
     from ..release import release_run
 
     entry = release_run(
-        run, tag, registry, half=not fp32, make_current=current, docs=docs, step=step, shrink_sigma=shrink_sigma
+        run,
+        tag,
+        registry,
+        half=not fp32,
+        make_current=current,
+        docs=docs,
+        step=step,
+        shrink_sigma=shrink_sigma,
+        flip_tta=flip_tta,
     )
     out_console.print(
         f"released {entry['name']} (step {entry['step']}, sha256 {entry['sha256'][:16]}..., parent "

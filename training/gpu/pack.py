@@ -1,15 +1,13 @@
 """Build the compact data pack a GPU session carries (the whole upload is capped at 64 MiB).
 
 Training faces: a seeded subset of the CelebA train split (original JPEG bytes) and all Helen train
-faces re-encoded at quality 75. Benchmark faces: exactly the held-out faces that
-`faceblur benchmark --num-images 200` picks, as original bytes, so numbers match a run on ../shared.
+faces re-encoded (--helen-quality). Validation faces (what `train` validates on there): a spread of the
+hold-out minus the faces `faceblur benchmark` reports on (`benchmark.validation_faces`; Helen has
+none), so nothing on the GPU is chosen on a reported face; the held-out benchmark runs on the CPU.
 The fine-tunes start from the bundled releases, which travel with the tree. Face data is
-research-only: the pack is git-ignored and never shipped.
+research-only: the pack is git-ignored and never shipped. Sizes and the carry: training/gpu/run.sh.
 
-The tracked tree is ~42 MiB (the bundled weights), so the pack must stay under ~20 MiB: the
-defaults give 18.7 MiB (1,200 + 200 benchmark CelebA faces, all 870 Helen faces, 200 of them the benchmark).
-
-    python training/gpu/pack.py --shared ../shared --out .gpu_pack
+    python training/gpu/pack.py --celeba 150 --helen-quality 30 --holdout 40 --out /tmp/p/.gpu_pack
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from faceblur_cli.benchmark import pick_images
+from faceblur_cli.benchmark import validation_faces
 from faceblur_cli.data import is_holdout
 from faceblur_cli.imageio import list_images
 
@@ -33,16 +31,19 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path(".gpu_pack"))
     ap.add_argument("--celeba", type=int, default=1200, help="CelebA training faces")
     ap.add_argument("--helen-quality", type=int, default=75)
+    ap.add_argument(
+        "--holdout", type=int, default=40, help="validation faces per dataset (the hold-out minus the reported faces)"
+    )
     args = ap.parse_args()
     if args.out.exists():
         shutil.rmtree(args.out)
     for name in ("celeba", "helen"):
         files = list_images(args.shared / "data" / name / "train")
-        held = [f for f in files if is_holdout(f)]
+        spare = validation_faces(args.shared / "data" / name / "train")  # Helen's: none
         train = [f for f in files if not is_holdout(f)]
         dst = args.out / "data" / name / "train"
         dst.mkdir(parents=True)
-        for f in pick_images(held, 200, 0):
+        for f in spare[:: max(1, len(spare) // max(args.holdout, 1))][: args.holdout]:
             shutil.copyfile(f, dst / f.name)
         if name == "celeba":
             idx = np.random.default_rng(0).choice(len(train), min(args.celeba, len(train)), replace=False)
