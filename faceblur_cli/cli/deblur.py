@@ -48,7 +48,7 @@ def deblur(
         None,
         "--flip-tta/--no-flip-tta",
         help="Average with a mirrored pass (2x network time). Default: the model's setting "
-        "(on for faceblur-base, off for faceblur-lite; `faceblur weights list`).",
+        "(on for faceblur-lite and faceblur-base, off for files given by path; `faceblur weights list`).",
     ),
     shrink: bool | None = typer.Option(
         None,
