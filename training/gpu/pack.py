@@ -7,7 +7,7 @@ none), so nothing on the GPU is chosen on a reported face; the held-out benchmar
 The fine-tunes start from the bundled releases, which travel with the tree. Face data is
 research-only: the pack is git-ignored and never shipped. Sizes and the carry: training/gpu/run.sh.
 
-    python training/gpu/pack.py --celeba 150 --helen-quality 30 --holdout 40 --out /tmp/p/.gpu_pack
+    python training/gpu/pack.py --celeba 450 --helen 200 --helen-quality 75 --holdout 40 --out /tmp/p/.gpu_pack
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ def main() -> None:
     ap.add_argument("--shared", type=Path, default=Path("../shared"))
     ap.add_argument("--out", type=Path, default=Path(".gpu_pack"))
     ap.add_argument("--celeba", type=int, default=1200, help="CelebA training faces")
+    ap.add_argument("--helen", type=int, default=100000, help="Helen training faces (seeded subset)")
     ap.add_argument("--helen-quality", type=int, default=75)
     ap.add_argument(
         "--holdout", type=int, default=40, help="validation faces per dataset (the hold-out minus the reported faces)"
@@ -50,7 +51,8 @@ def main() -> None:
             for i in sorted(idx):
                 shutil.copyfile(train[i], dst / train[i].name)
         else:
-            for f in train:
+            idx = np.random.default_rng(0).choice(len(train), min(args.helen, len(train)), replace=False)
+            for f in (train[i] for i in sorted(idx)):
                 buf = io.BytesIO()
                 Image.open(f).convert("RGB").save(buf, "JPEG", quality=args.helen_quality)
                 (dst / f.with_suffix(".jpg").name).write_bytes(buf.getvalue())
