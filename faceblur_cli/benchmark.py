@@ -72,7 +72,7 @@ REPORTED_FACES = 200  # `faceblur benchmark --num-images` default: the held-out 
 
 def reported_faces(folder: str | Path, n: int = REPORTED_FACES, seed: int = 0) -> list[Path]:
     """The faces `faceblur benchmark` reports on: a seeded choice from the folder's held-out split."""
-    from .data import is_holdout
+    from .data import is_holdout  # here, not at the top: data imports torch, this module does not
 
     return pick_images([f for f in list_images(folder) if is_holdout(f)], n, seed)
 
