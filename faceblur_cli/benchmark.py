@@ -70,21 +70,24 @@ def pick_images(files: list[Path], n: int, seed: int) -> list[Path]:
 REPORTED_FACES = 200  # `faceblur benchmark --num-images` default: the held-out faces every result is reported on
 
 
-def reported_faces(folder: str | Path, n: int = REPORTED_FACES, seed: int = 0) -> list[Path]:
-    """The faces `faceblur benchmark` reports on: a seeded choice from the folder's held-out split."""
+def _held_out(folder: str | Path) -> list[Path]:
     from .data import is_holdout  # here, not at the top: data imports torch, this module does not
 
-    return pick_images([f for f in list_images(folder) if is_holdout(f)], n, seed)
+    return [f for f in list_images(folder) if is_holdout(f)]
+
+
+def reported_faces(folder: str | Path, n: int = REPORTED_FACES, seed: int = 0) -> list[Path]:
+    """The faces `faceblur benchmark` reports on: a seeded choice from the folder's held-out split."""
+    return pick_images(_held_out(folder), n, seed)
 
 
 def validation_faces(folder: str | Path, reported: int = REPORTED_FACES) -> list[Path]:
     """The folder's held-out split minus the default reported faces: what releases and settings are
     chosen on (benchmarks/holdout_probe.py, wild_probe.py), so no choice is made on a reported face.
     Helen's hold-out (68 faces) is all reported: its validation set is empty."""
-    from .data import is_holdout
-
-    left_out = set(reported_faces(folder, reported))
-    return [f for f in list_images(folder) if is_holdout(f) and f not in left_out]
+    hold = _held_out(folder)
+    left_out = set(pick_images(hold, reported, 0))
+    return [f for f in hold if f not in left_out]
 
 
 def _deconvolve_padded(blurry: np.ndarray, kernel: np.ndarray, deconvolve: Callable) -> np.ndarray:

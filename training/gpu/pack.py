@@ -17,10 +17,9 @@ import io
 import shutil
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
-from faceblur_cli.benchmark import validation_faces
+from faceblur_cli.benchmark import pick_images, validation_faces
 from faceblur_cli.data import is_holdout
 from faceblur_cli.imageio import list_images
 
@@ -47,12 +46,10 @@ def main() -> None:
         for f in spare[:: max(1, len(spare) // max(args.holdout, 1))][: args.holdout]:
             shutil.copyfile(f, dst / f.name)
         if name == "celeba":
-            idx = np.random.default_rng(0).choice(len(train), min(args.celeba, len(train)), replace=False)
-            for i in sorted(idx):
-                shutil.copyfile(train[i], dst / train[i].name)
+            for f in pick_images(train, args.celeba, 0):
+                shutil.copyfile(f, dst / f.name)
         else:
-            idx = np.random.default_rng(0).choice(len(train), min(args.helen, len(train)), replace=False)
-            for f in (train[i] for i in sorted(idx)):
+            for f in pick_images(train, args.helen, 0):
                 buf = io.BytesIO()
                 Image.open(f).convert("RGB").save(buf, "JPEG", quality=args.helen_quality)
                 (dst / f.with_suffix(".jpg").name).write_bytes(buf.getvalue())

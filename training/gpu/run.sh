@@ -48,7 +48,7 @@ nvidia-smi --query-gpu=name,memory.used --format=csv 2>/dev/null
 
 fb train --out $R/base-every-$TAG --export $R/base-every-$TAG.pth --half
 fb train --out $R/lite-every-$TAG --export $R/lite-every-$TAG.pth
-# weights and logs into $OUT first: the benchmark below may not finish inside the call
+# weights (base split: $OUT files are capped at 16 MiB) and logs into $OUT
 split -b 15M $R/base-every-$TAG.pth $OUT/base-every-$TAG.pth.part-
 cp $R/lite-every-$TAG.pth $OUT/
 tar czf $OUT/logs.tgz --exclude='*.pt' --exclude='*.pth' $R
