@@ -11,7 +11,9 @@ PSNR of sharp faces passed through (24 faces), plus ``sharp_rms``: the median ch
 makes to those sharp faces (8-bit levels), which calibrates its ``shrink_sigma``
 (faceblur_cli/shrinkage.py, weights.toml).
 
-python benchmarks/holdout_probe.py base runs/x/snapshots/step_0002100.pth [--threads 1]
+python benchmarks/holdout_probe.py base runs/x/snapshots/step_0002100.pth [--threads 1] [--flip]
+
+``--flip`` scores each model with the mirrored-pass ensemble, as a release with ``flip_tta`` runs.
 """
 
 import argparse
@@ -41,6 +43,17 @@ def probe_sets(data_root: Path) -> dict[str, list]:
     return sets
 
 
+class Mirrored(torch.nn.Module):
+    """The mirrored-pass ensemble of a generator: the mean of g(x) and g(x mirrored), mirrored back."""
+
+    def __init__(self, g: torch.nn.Module):
+        super().__init__()
+        self.g = g
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 0.5 * (self.g(x) + self.g(x.flip(-1)).flip(-1))
+
+
 @torch.no_grad()
 def sharp_rms(g: torch.nn.Module, cases: list) -> float:
     """Median RMS change (8-bit levels) the network makes to sharp faces: its error floor."""
@@ -53,11 +66,13 @@ def main() -> None:
     ap.add_argument("models", nargs="+", help="registry names or release files")
     ap.add_argument("--data-root", type=Path, default=Path("../shared/data"))
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--flip", action="store_true", help="score the mirrored-pass ensemble")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     sets = probe_sets(args.data_root)
     for name in args.models:
         g = load_generator(name)
+        g = Mirrored(g).eval() if args.flip else g
         row = {}
         for key, cases in sets.items():
             r = evaluate(g, cases, torch.device("cpu"))

@@ -40,6 +40,7 @@ class LossWeights:
     gradient_penalty: float = 10.0  # WGAN-GP lambda (Gulrajani et al. 2017)
     content_kind: str = "mse"  # see CONTENT_LOSSES
     drift: float = 0.0  # critic drift penalty epsilon (0: the paper's plain WGAN-GP)
+    teacher: float = 0.0  # distillation: the content loss to a teacher network's output (0: off)
 
 
 #: Pixel losses. The paper's is MSE; L1 / Charbonnier train small restoration nets to a higher

@@ -21,6 +21,10 @@ the output stops being the face. Two ways to combine the terms:
 
 Each term's share of the combined gradient (``share_*``) is logged every step, so an imbalance
 shows at once in ``train.csv``.
+
+Distillation (``--teacher``) adds one more term: the content loss to a frozen teacher network's
+output on the same blurry input, weighted like the others (balanced: its push relative to the
+sharp target's).
 """
 
 from __future__ import annotations
@@ -62,11 +66,20 @@ class Objective:
 
     # -- the combination -------------------------------------------------------------------
     def terms(
-        self, fake: torch.Tensor, sharp: torch.Tensor, perceptual=None, critic=None, adversarial_scale: float = 1.0
+        self,
+        fake: torch.Tensor,
+        sharp: torch.Tensor,
+        perceptual=None,
+        critic=None,
+        adversarial_scale: float = 1.0,
+        taught: torch.Tensor | None = None,
     ) -> dict[str, tuple[torch.Tensor, float]]:
-        """Loss terms on ``fake`` with their nominal weights; a term with weight 0 is not computed."""
+        """Loss terms on ``fake`` with their nominal weights; a term with weight 0 is not computed.
+        ``taught``: a teacher network's output on the same input (distillation)."""
         w = self.weights
         out = {"content": (content_loss(fake, sharp, w.content_kind), w.content)}
+        if w.teacher and taught is not None:
+            out["teacher"] = (content_loss(fake, taught, w.content_kind), w.teacher)
         if w.perceptual and perceptual is not None:
             out["perceptual"] = (perceptual(fake, sharp), w.perceptual)
         if w.adversarial * adversarial_scale and critic is not None:
@@ -93,11 +106,17 @@ class Objective:
         return {k: w if k == "content" else w * ref / max(smooth[k], 1e-12) for k, w in nominal.items()}
 
     def backward(
-        self, fake: torch.Tensor, sharp: torch.Tensor, perceptual=None, critic=None, adversarial_scale: float = 1.0
+        self,
+        fake: torch.Tensor,
+        sharp: torch.Tensor,
+        perceptual=None,
+        critic=None,
+        adversarial_scale: float = 1.0,
+        taught: torch.Tensor | None = None,
     ) -> dict:
         """Back-propagate the combined objective into the generator that produced ``fake``; return logs."""
         leaf = fake.detach().requires_grad_(True)
-        terms = self.terms(leaf, sharp, perceptual, critic, adversarial_scale)
+        terms = self.terms(leaf, sharp, perceptual, critic, adversarial_scale, taught)
         grads = {k: torch.autograd.grad(v, leaf)[0].float() for k, (v, _) in terms.items()}
         norms = {k: g.norm().item() for k, g in grads.items()}
         coef = self.coefficients({k: w for k, (_, w) in terms.items()}, norms)
@@ -125,6 +144,7 @@ def gan_step(
     train_critic: bool = False,
     adversarial_scale: float = 0.0,
     reduce_critic_grads=None,
+    teacher: nn.Module | None = None,
 ) -> dict:
     """One step: the critic's WGAN-GP update on ``fake.detach()``, then the generator's.
 
@@ -144,7 +164,13 @@ def gan_step(
         logs.update(d_logs)
     critic.requires_grad_(False)  # the generator step must not accumulate critic gradients
     opt_g.zero_grad(set_to_none=True)
-    logs.update(objective.backward(fake, sharp, perceptual, critic if train_critic else None, adversarial_scale))
+    taught = None
+    if teacher is not None:
+        with torch.no_grad():
+            taught = teacher(blurry).float()
+    logs.update(
+        objective.backward(fake, sharp, perceptual, critic if train_critic else None, adversarial_scale, taught)
+    )
     opt_g.step()
     critic.requires_grad_(True)
     return logs

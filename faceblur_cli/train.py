@@ -50,9 +50,11 @@ from .weights import (
     RELEASE_FORMAT,
     atomic_torch_save,
     load_checkpoint,
+    load_generator,
     release_of,
     released_weights,
     resolve,
+    sha256_of,
     write_release,
 )
 
@@ -166,6 +168,11 @@ class Trainer:
         if cfg.loss_weights.perceptual:
             vgg_path, _ = resolve(cfg.vgg_weights)
             self.perceptual = VGGPerceptual(vgg_path, cfg.vgg_layer).to(self.device)
+        self.teacher = None  # distillation: its outputs are a second content target (objective.py)
+        if cfg.teacher_weight and not cfg.teacher:
+            raise ValueError("--teacher-weight needs --teacher (a registry name or release file)")
+        if cfg.teacher and cfg.teacher_weight:
+            self.teacher = load_generator(cfg.teacher).to(self.device).requires_grad_(False)
         self.step = 0
         saved = {}
         if resume and self.ckpt_path.exists():
@@ -307,6 +314,8 @@ class Trainer:
             "holdout_images": self.n_holdout,
         }
         env.update(provenance(self.cfg.init_from))
+        if self.teacher is not None and self.cfg.teacher:
+            env["teacher_sha256"] = sha256_of(resolve(self.cfg.teacher)[0])
         # A resume never overwrites what the run started with: each later start gets its own file.
         path, n = self.out / "config.json", 1
         while path.exists():
@@ -353,6 +362,7 @@ class Trainer:
                         train_critic=self.objective.weights.adversarial > 0,
                         adversarial_scale=cfg.adversarial_scale(self.step),
                         reduce_critic_grads=reduce,
+                        teacher=self.teacher,
                     )
                 if self.ema is not None:
                     self.ema.update(self.generator)
@@ -422,5 +432,5 @@ class _PlainFormatter(logging.Formatter):
 
 def scales_line(logs: dict) -> str:
     """Each term's raw value and the norm of its gradient at the output image, for the console."""
-    terms = [k for k in ("content", "perceptual", "adversarial") if k in logs]
+    terms = [k for k in ("content", "teacher", "perceptual", "adversarial") if k in logs]
     return ", ".join(f"{k} {logs[k]:.4g} (|grad| {logs[f'gnorm_{k}']:.3g})" for k in terms)

@@ -101,6 +101,8 @@ class TrainConfig:
     init_from: str | None = None  # start the generator from these weights (a checkpoint or a release)
     ema: float = 0.0  # decay of the weight average that is validated and released (0 = the raw weights)
     max_minutes: float | None = None  # stop (and save) after this wall time, whatever the step
+    teacher: str | None = None  # distillation: a generator (registry name or release file) whose output ...
+    teacher_weight: float = 0.0  # ... is a second content target with this weight (objective.py)
 
     @property
     def mix(self):
@@ -118,6 +120,7 @@ class TrainConfig:
             self.gp_weight,
             self.content_loss,
             self.drift,
+            self.teacher_weight if self.teacher else 0.0,
         )
 
     def adversarial_scale(self, step: int) -> float:

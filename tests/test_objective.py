@@ -116,3 +116,30 @@ def test_drift_penalty_bounds_the_critic_where_plain_wgan_gp_drifts():
     assert max(abs(r) for r, _ in plain[-50:]) > 30  # drifted with the data
     assert max(abs(r) for r, _ in anchored[-50:]) < 10  # held near 0
     assert min(w for _, w in anchored[-50:]) > 0.3  # and still tells real from fake
+
+
+def test_teacher_term_pulls_the_output_towards_the_teachers(pair):
+    """Distillation (--teacher): the teacher's output is a second target; alone, it is what the
+    generator learns, and without a teacher output the term is absent."""
+    blurry, sharp = pair
+    taught = -blurry  # a target far from the sharp face, and one a conv can reach
+    torch.manual_seed(0)
+    gen = nn.Conv2d(3, 3, 3, padding=1)
+    opt = torch.optim.Adam(gen.parameters(), 1e-2)
+    obj = Objective(LossWeights(0.0, 0.0, 0.0, content_kind="mse", teacher=1.0), "paper")
+    assert "teacher" not in obj.terms(gen(blurry), sharp)
+
+    def errors():
+        with torch.no_grad():
+            out = gen(blurry)
+            return ((out - taught) ** 2).mean().item(), ((out - sharp) ** 2).mean().item()
+
+    to_teacher, to_sharp = errors()
+    for _ in range(60):
+        opt.zero_grad()
+        logs = obj.backward(gen(blurry), sharp, taught=taught)
+        opt.step()
+    assert "teacher" in logs and logs["share_teacher"] == pytest.approx(1.0)
+    after_teacher, after_sharp = errors()
+    assert after_teacher < 0.1 * to_teacher
+    assert after_teacher < after_sharp

@@ -193,6 +193,25 @@ def test_init_from_grows_a_model_and_rejects_misfits(face_dir, tmp_path):
         Trainer(cfg)
 
 
+def test_teacher_distillation_logs_its_term_and_provenance(face_dir, tmp_path):
+    import json
+
+    import pytest
+
+    Trainer(_cfg(face_dir, tmp_path / "t", 1)).run()
+    export_generator(tmp_path / "t" / "checkpoint.pt", tmp_path / "teacher.pth")
+    cfg = _cfg(face_dir, tmp_path / "s", 2)
+    cfg.teacher, cfg.teacher_weight = str(tmp_path / "teacher.pth"), 0.5
+    res = Trainer(cfg).run()
+    assert res["losses"]["teacher"] > 0 and 0 < res["losses"]["share_teacher"] < 1
+    env = json.loads((tmp_path / "s" / "config.json").read_text())["environment"]
+    assert env["teacher_sha256"] == (tmp_path / "teacher.pth.sha256").read_text().split()[0]
+    cfg = _cfg(face_dir, tmp_path / "u", 1)
+    cfg.teacher_weight = 0.5
+    with pytest.raises(ValueError, match="--teacher"):
+        Trainer(cfg)
+
+
 def test_init_from_deepens_a_trained_refiner_without_changing_its_output(tmp_path):
     """--refine-depth with --init-from: the added refiner layers start as identity, so the grown
     model's output equals the old one's (and the refiner really contributes to that output)."""

@@ -114,6 +114,18 @@ def train(
         help="Override the refiner's conv layers (preset: 3); with --init-from, layers the file lacks start as "
         "identity.",
     ),
+    teacher: str | None = typer.Option(
+        None,
+        "--teacher",
+        help="Distil: a generator (registry name or release file) whose output on each training input is a "
+        "second content target.",
+    ),
+    teacher_weight: float = typer.Option(
+        0.0,
+        "--teacher-weight",
+        min=0.0,
+        help="Weight of the teacher target (balanced: its push relative to the sharp target's).",
+    ),
     export: Path | None = typer.Option(
         None, "--export", help="Write the release file from OUT/checkpoint.pt to this path and stop (no training)."
     ),
@@ -166,6 +178,8 @@ def train(
         amp=amp,
         init_from=str(init_from) if init_from else None,
         ema=ema,
+        teacher=teacher,
+        teacher_weight=teacher_weight,
         generator_overrides={
             k: v for k, v in (("refine_width", refine_width), ("refine_depth", refine_depth)) if v is not None
         },
