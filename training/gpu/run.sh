@@ -2,7 +2,7 @@
 # One GPU session (H200, 16 cores): the two shipped models fine-tuned side by side on the everyday mix
 # (issue 28: the blur phones make); the held-out benchmark runs on the CPU afterwards. The carry limit (64 MiB) counts
 # disk blocks, so a folder of 1,000 small JPEGs costs ~2.5 MiB more than its bytes: carry the pack as one
-# .tgz and unpack it in the call. With the ~58 MiB tracked tree:
+# .tgz and unpack it in the call. With the ~54 MiB tracked tree (2026-12-04, late):
 #   python training/gpu/pack.py --celeba 450 --helen 200 --helen-quality 75 --holdout 40 --out /tmp/p/.gpu_pack
 #   (cd /tmp/p && tar czf pack.tgz .gpu_pack); mkdir -p .gpu_pack; mv /tmp/p/pack.tgz .gpu_pack/
 # (4.9 MiB; check `du -sk .gpu_pack` + `git ls-files -z | xargs -0 du -ck` <= 65536). The 2026-12-04 calls
