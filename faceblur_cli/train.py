@@ -54,7 +54,6 @@ from .weights import (
     release_of,
     released_weights,
     resolve,
-    sha256_of,
     write_release,
 )
 
@@ -314,8 +313,8 @@ class Trainer:
             "holdout_images": self.n_holdout,
         }
         env.update(provenance(self.cfg.init_from))
-        if self.teacher is not None and self.cfg.teacher:
-            env["teacher_sha256"] = sha256_of(resolve(self.cfg.teacher)[0])
+        if self.teacher is not None:  # load_generator verified and recorded it
+            env["teacher_sha256"] = self.teacher.sha256
         # A resume never overwrites what the run started with: each later start gets its own file.
         path, n = self.out / "config.json", 1
         while path.exists():
