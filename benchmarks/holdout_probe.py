@@ -11,9 +11,10 @@ PSNR of sharp faces passed through (24 faces), plus ``sharp_rms``: the median ch
 makes to those sharp faces (8-bit levels), which calibrates its ``shrink_sigma``
 (faceblur_cli/shrinkage.py, weights.toml).
 
-python benchmarks/holdout_probe.py base runs/x/snapshots/step_0002100.pth [--threads 1] [--flip]
+python benchmarks/holdout_probe.py base runs/x/snapshots/step_0002100.pth [--threads 1] [--flip] [--shift 4]
 
-``--flip`` scores each model with the mirrored-pass ensemble, as a release with ``flip_tta`` runs.
+``--flip`` / ``--shift N`` score each model with the mirrored / shifted-pass ensemble, as a release with
+``flip_tta`` / ``shift_tta`` runs.
 """
 
 import argparse
@@ -25,6 +26,7 @@ import torch
 
 from faceblur_cli.benchmark import validation_faces
 from faceblur_cli.data import to_tensor
+from faceblur_cli.ensemble import ensemble
 from faceblur_cli.evaluation import VAL_KERNEL_SEED, evaluate, everyday_set, protocol_set, validation_set
 from faceblur_cli.shrinkage import correction_rms
 from faceblur_cli.weights import load_generator
@@ -43,15 +45,19 @@ def probe_sets(data_root: Path) -> dict[str, list]:
     return sets
 
 
-class Mirrored(torch.nn.Module):
-    """The mirrored-pass ensemble of a generator: the mean of g(x) and g(x mirrored), mirrored back."""
+class Ensembled(torch.nn.Module):
+    """A generator run with a release's test-time ensemble (faceblur_cli/ensemble.py, as Deblurrer runs it)."""
 
-    def __init__(self, g: torch.nn.Module):
+    def __init__(self, g: torch.nn.Module, flip: bool, shift: int):
         super().__init__()
-        self.g = g
+        self.g, self.flip, self.shift = g, flip, shift
 
+    @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return 0.5 * (self.g(x) + self.g(x.flip(-1)).flip(-1))
+        def run(batch: np.ndarray) -> np.ndarray:
+            return self.g(torch.from_numpy(np.ascontiguousarray(batch))).numpy()
+
+        return torch.from_numpy(ensemble(run, x.numpy(), self.flip, self.shift))
 
 
 @torch.no_grad()
@@ -67,12 +73,13 @@ def main() -> None:
     ap.add_argument("--data-root", type=Path, default=Path("../shared/data"))
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--flip", action="store_true", help="score the mirrored-pass ensemble")
+    ap.add_argument("--shift", type=int, default=0, help="... and the pass shifted by SHIFT pixels")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     sets = probe_sets(args.data_root)
     for name in args.models:
         g = load_generator(name)
-        g = Mirrored(g).eval() if args.flip else g
+        g = Ensembled(g, args.flip, args.shift).eval() if args.flip or args.shift else g
         row = {}
         for key, cases in sets.items():
             r = evaluate(g, cases, torch.device("cpu"))

@@ -152,7 +152,7 @@ class Report:
     methods: dict = field(default_factory=dict)  # the paper protocol (the schema's original block)
     protocols: dict = field(default_factory=dict)  # name -> {"sizes": [...], "methods": {...}}, paper included
     real: dict | None = None
-    models: dict = field(default_factory=dict)  # name -> how it ran: sha256, flip_tta, shrink_sigma
+    models: dict = field(default_factory=dict)  # name -> how it ran: sha256, flip_tta, shift_tta, shrink_sigma
 
     def to_json(self) -> dict:
         data = {
@@ -273,7 +273,10 @@ def run(
     manager yielding a tick; ``on_protocol(name, n_images, sizes, results)`` is told each result."""
     from .degradations import PROTOCOLS
 
-    ran = {n: dict(sha256=e.model_sha256, flip_tta=e.flip_tta, shrink_sigma=e.shrink_sigma) for n, e in engines.items()}
+    ran = {
+        n: dict(sha256=e.model_sha256, flip_tta=e.flip_tta, shift_tta=e.shift_tta, shrink_sigma=e.shrink_sigma)
+        for n, e in engines.items()
+    }
     report = Report(dataset, len(files), list(opts.paper_sizes), opts.seed, models=ran)
     examples: dict = {}
     for pname in opts.protocols:

@@ -25,6 +25,7 @@ from PIL import Image
 
 from .alignment import Face
 from .device import configure_threads, pick_device
+from .ensemble import check_shift, ensemble
 from .faces import FaceFinder
 from .pipeline import MODES, NO_FACE_POLICIES, align_faces, check_strength, finish, network, paste_faces, prepare
 from .pipeline import DeblurResult as DeblurResult  # re-exported: what restore() returns
@@ -121,6 +122,7 @@ class Deblurrer:
         tile: int = 512,
         tile_overlap: int = 32,
         flip_tta: bool | None = None,
+        shift_tta: int | None = None,
         shrink: bool | None = None,
         strength: float = 1.0,
         threads: int | None = None,
@@ -134,6 +136,7 @@ class Deblurrer:
         generator = load_generator(model)
         # None: the model's registry default (faceblur-base is measured, and shipped, with it on)
         self.flip_tta = generator.flip_tta if flip_tta is None else bool(flip_tta)
+        self.shift_tta = check_shift(generator.shift_tta if shift_tta is None else shift_tta)
         # None: on where the registry calibrated the model's error floor (shrinkage.py); 0 = off
         if shrink and not generator.shrink_sigma:
             raise ValueError(f"{generator.name} has no calibrated shrink_sigma in weights.toml: --shrink needs one")
@@ -171,6 +174,7 @@ class Deblurrer:
             tile=tile,
             tile_overlap=tile_overlap,
             flip_tta=self.flip_tta,
+            shift_tta=self.shift_tta,
             shrink=shrink,
             strength=self.strength,
             min_face_scale=self.min_face_scale,
@@ -264,20 +268,10 @@ class Deblurrer:
         return out
 
     def _infer(self, batch: np.ndarray) -> np.ndarray:
-        """One backend call; with ``flip_tta`` also on the mirrored faces, and the two averaged;
-        then the correction shrunk per image where the model has a ``shrink_sigma`` (shrinkage.py).
-
-        A face mirrored left-right is still an upright face with a plausible blur, so the
-        mirrored pass is a second, partly independent estimate: averaging the two is a
-        cheap ensemble (about +0.1 dB on held-out faces) at twice the network time.
-        Up-down flips are not used: the network only ever saw upright faces.
-        """
-        if self.flip_tta:
-            n = len(batch)
-            both = self.backend(np.concatenate([batch, batch[..., ::-1]]))
-            out = (both[:n] + both[n:, ..., ::-1]) / 2
-        else:
-            out = self.backend(batch)
+        """The backend over ``batch``, with the model's test-time ensemble (``flip_tta``: a mirrored
+        pass, ``shift_tta``: a shifted one; ensemble.py), then the correction shrunk per image where
+        the model has a ``shrink_sigma`` (shrinkage.py)."""
+        out = ensemble(self.backend, batch, self.flip_tta, self.shift_tta)
         return shrink_correction(batch, out, self.shrink_sigma)
 
     def whole(self, rgb: np.ndarray, t: dict | None = None) -> np.ndarray:

@@ -13,6 +13,7 @@ import json
 import re
 from pathlib import Path
 
+from .ensemble import check_shift
 from .weights import (
     WeightsError,
     convert,
@@ -49,13 +50,15 @@ def release_run(
     step: int | None = None,
     shrink_sigma: float = 0.0,
     flip_tta: bool = False,
+    shift_tta: int = 0,
 ) -> dict:
     """Release ``run``'s checkpoint as ``MODEL@TAG``: the file (fp16 by default) beside the registry under
     ``assets/weights/``, a registry table with lineage, and ``docs/models/MODEL@TAG.md`` (a stub to fill
     with the held-out tables). ``make_current`` points the plain name at the new tag. ``step``: release
     the run's ``--snapshots`` file of that step (the one validation chose) instead of its last
     checkpoint. ``flip_tta``: its inference default is the mirrored-pass ensemble (Deblurrer._infer), for a
-    model measured and shipped that way. Returns the entry."""
+    model measured and shipped that way; ``shift_tta`` likewise adds the shifted pass (ensemble.py).
+    Returns the entry."""
     run = Path(run)
     registry = Path(registry) if registry is not None else registry_file()
     model, short_tag = parse_tag(tag)
@@ -102,6 +105,8 @@ def release_run(
         entry["shrink_sigma"] = float(shrink_sigma)
     if flip_tta:
         entry["flip_tta"] = True
+    if shift_tta:
+        entry["shift_tta"] = check_shift(shift_tta)
     text = registry.read_text().rstrip() + "\n\n" + f'["{name}"]\n'
     text += "".join(f"{k} = {_toml_value(v)}\n" for k, v in entry.items())
     if make_current:

@@ -51,7 +51,8 @@ class WeightSpec:
     bundled: str = ""
     default: bool = False  # the CPU default (and the default everywhere without a gpu_default)
     gpu_default: bool = False  # what --model auto picks when CUDA is present
-    flip_tta: bool = False  # inference default: average with a mirrored pass (see Deblurrer._infer)
+    flip_tta: bool = False  # inference default: average with a mirrored pass (ensemble.py)
+    shift_tta: int = 0  # ... and with a pass shifted by this many pixels (0 = none; ensemble.py)
     shrink_sigma: float = 0.0  # the model's error floor in 8-bit levels; > 0: shrink by default (shrinkage.py)
     training: str = ""
     metrics: dict = field(default_factory=dict)
@@ -288,6 +289,7 @@ def load_generator(name_or_path: str | Path = "default"):
         preset=blob.get("preset", ""),
         meta=dict(blob.get("meta") or {}),
         flip_tta=bool(spec and spec.flip_tta),  # a release file by path runs single-pass
+        shift_tta=int(spec.shift_tta) if spec else 0,
         shrink_sigma=float(spec.shrink_sigma) if spec else 0.0,  # ... and unshrunk
     )
     return model

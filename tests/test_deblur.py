@@ -186,6 +186,25 @@ def test_flip_tta_averages_the_mirrored_pass(deblurrer, example_photo):
     assert not np.array_equal(got, single)
 
 
+def test_shift_tta_runs_the_ensemble_module_and_is_checked(deblurrer, example_photo, tmp_path):
+    from faceblur_cli import Deblurrer
+    from faceblur_cli.deblurrer import _from_net, _to_net
+    from faceblur_cli.ensemble import ensemble
+
+    crop = np.asarray(Image.open(example_photo).convert("RGB"))[100:164, 180:260]
+    shifted = Deblurrer("default", device="cpu", shift_tta=4, shrink=False)
+    assert shifted.shift_tta == 4 and shifted.config["shift_tta"] == 4  # the Ray workers rebuild it so
+    expected = _from_net(ensemble(deblurrer.backend, _to_net([crop]), shifted.flip_tta, 4))[0]
+    got = shifted.run_network([crop])[0]
+    assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
+    plain = Deblurrer("default", device="cpu", shift_tta=0, shrink=False).run_network([crop])[0]
+    assert not np.array_equal(got, plain)
+    with pytest.raises(ValueError, match="shift_tta"):
+        Deblurrer("default", device="cpu", shift_tta=-2)
+    r = runner.invoke(app, ["deblur", str(example_photo), "-o", str(tmp_path / "o.png"), "--shift-tta", "17"])
+    assert r.exit_code == 2
+
+
 def test_strength_zero_returns_the_input_and_blends_linearly(deblurrer, photo):
     rgb = photo
     zero = deblurrer.restore(rgb, "faces", strength=0.0)

@@ -292,7 +292,8 @@ def test_release_a_tiny_run_by_tag_and_alias(face_dir, tmp_path, monkeypatch):
     assert (tmp_path / "docs" / "models" / "faceblur-lite@tiny1.md").exists()
     Trainer(cfg, resume=False).run()  # the same run again: another file, released as current
     assert not tagged.flip_tta  # single-pass unless released with --flip-tta
-    assert main_argv([*args, "--tag", "lite@tiny2", "--current", "--fp32", "--flip-tta"]) == 0
+    assert main_argv([*args, "--tag", "lite@tiny2", "--current", "--fp32", "--flip-tta", "--shift-tta", "4"]) == 0
     current = W.load_generator("faceblur-lite")  # the plain name is now an alias of tiny2
-    assert current.flip_tta  # and runs the mirrored-pass ensemble by default
+    assert current.flip_tta and current.shift_tta == 4  # and runs the ensemble it was released with
+    assert tagged.shift_tta == 0
     assert current.sha256 == W.load_registry(registry)["faceblur-lite@tiny2"].sha256 != tagged.sha256

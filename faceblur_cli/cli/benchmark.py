@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from ..ensemble import SHIFT
 from .app import _Command, _progress, app, friendly, out_console
 from .data import _parse_sizes
 
@@ -45,6 +46,12 @@ def benchmark(
         "--flip-tta",
         help="Also score each model with the mirrored-pass ensemble switched the other way from its default "
         "(rows NAME+flip, or NAME-flip for models that run it by default).",
+    ),
+    shift_tta: bool = typer.Option(
+        False,
+        "--shift-tta",
+        help="Also score each model with the shifted-pass ensemble switched the other way from its default "
+        f"(rows NAME+shift with a {SHIFT} px shift, or NAME-shift without).",
     ),
     shrink: bool | None = typer.Option(
         None, "--shrink/--no-shrink", help="Correction shrinkage for every model (default: each model's setting)."
@@ -98,6 +105,11 @@ def benchmark(
             other = not eng.flip_tta
             engines[eng.model_name + ("+flip" if other else "-flip")] = Deblurrer(
                 m, device=device, backend=backend, flip_tta=other, shrink=shrink, threads=threads
+            )
+        if shift_tta:
+            moved = 0 if eng.shift_tta else SHIFT
+            engines[eng.model_name + ("+shift" if moved else "-shift")] = Deblurrer(
+                m, device=device, backend=backend, shift_tta=moved, shrink=shrink, threads=threads
             )
 
     @contextlib.contextmanager

@@ -50,6 +50,15 @@ def deblur(
         help="Average with a mirrored pass (2x network time). Default: the model's setting "
         "(on for faceblur-lite and faceblur-base, off for files given by path; `faceblur weights list`).",
     ),
+    shift_tta: int | None = typer.Option(
+        None,
+        "--shift-tta",
+        min=0,
+        max=16,
+        metavar="PIXELS",
+        help="Also average passes on the input shifted by PIXELS (2x network time again); 0 = off. Default: the "
+        "model's setting (4 for faceblur-lite; `faceblur weights list`).",
+    ),
     shrink: bool | None = typer.Option(
         None,
         "--shrink/--no-shrink",
@@ -144,6 +153,7 @@ def deblur(
             half=half,
             batch_size=batch_size,
             flip_tta=flip_tta,
+            shift_tta=shift_tta,
             shrink=shrink,
             strength=strength,
             threads=threads,

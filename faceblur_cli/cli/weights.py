@@ -55,7 +55,8 @@ def weights_list(
             else "no"
         )
         flags = (("CPU default", spec.default), ("CUDA default", spec.gpu_default), ("flip TTA", spec.flip_tta))
-        roles = [r for r, on in flags if on] + ([f"shrink sigma {spec.shrink_sigma:g}"] if spec.shrink_sigma else [])
+        roles = [r for r, on in flags if on] + [f"shift TTA {spec.shift_tta} px"] * bool(spec.shift_tta)
+        roles += [f"shrink sigma {spec.shrink_sigma:g}"] * bool(spec.shrink_sigma)
         name = spec.name + (f" ({', '.join(roles)})" if roles else "") + (f" = {spec.alias}" if spec.alias else "")
         results = "; ".join(f"{k}: {v}" for k, v in spec.metrics.items())
         table.add_row(
@@ -132,6 +133,9 @@ def weights_release(
     flip_tta: bool = typer.Option(
         False, "--flip-tta", help="Run it with the mirrored-pass ensemble by default (measured that way)."
     ),
+    shift_tta: int = typer.Option(
+        0, "--shift-tta", min=0, max=16, help="Also average a pass shifted by this many pixels by default (0 = none)."
+    ),
 ):
     """Release a training run as a tagged model: the weights file, its registry entry with lineage, a card stub."""
     from ..release import release_run
@@ -146,6 +150,7 @@ def weights_release(
         step=step,
         shrink_sigma=shrink_sigma,
         flip_tta=flip_tta,
+        shift_tta=shift_tta,
     )
     out_console.print(
         f"released {entry['name']} (step {entry['step']}, sha256 {entry['sha256'][:16]}..., parent "
