@@ -11,10 +11,11 @@ PSNR of sharp faces passed through (24 faces), plus ``sharp_rms``: the median ch
 makes to those sharp faces (8-bit levels), which calibrates its ``shrink_sigma``
 (faceblur_cli/shrinkage.py, weights.toml).
 
-python benchmarks/holdout_probe.py base runs/x/snapshots/step_0002100.pth [--threads 1] [--flip] [--shift 4]
+python benchmarks/holdout_probe.py base runs/x/snapshots/step_0002100.pth [--threads 1] [--flip] [--shift 4] [--shrink]
 
 ``--flip`` / ``--shift N`` score each model with the mirrored / shifted-pass ensemble, as a release with
-``flip_tta`` / ``shift_tta`` runs.
+``flip_tta`` / ``shift_tta`` runs; ``--shrink`` with correction shrinkage at ``shrink_sigma`` = its
+``sharp_rms``, as a release calibrated that way runs (near-sharp faces, 3 px, depend on it most).
 """
 
 import argparse
@@ -28,7 +29,7 @@ from faceblur_cli.benchmark import validation_faces
 from faceblur_cli.data import to_tensor
 from faceblur_cli.ensemble import ensemble
 from faceblur_cli.evaluation import VAL_KERNEL_SEED, evaluate, everyday_set, protocol_set, validation_set
-from faceblur_cli.shrinkage import correction_rms
+from faceblur_cli.shrinkage import correction_rms, shrink
 from faceblur_cli.weights import load_generator
 
 MILD = (5, 7, 9, 11)
@@ -45,19 +46,21 @@ def probe_sets(data_root: Path) -> dict[str, list]:
     return sets
 
 
-class Ensembled(torch.nn.Module):
-    """A generator run with a release's test-time ensemble (faceblur_cli/ensemble.py, as Deblurrer runs it)."""
+class Shipped(torch.nn.Module):
+    """A generator as Deblurrer._infer runs it: its test-time ensemble (faceblur_cli/ensemble.py), then
+    correction shrinkage with error floor ``sigma`` (0 = none; faceblur_cli/shrinkage.py)."""
 
-    def __init__(self, g: torch.nn.Module, flip: bool, shift: int):
+    def __init__(self, g: torch.nn.Module, flip: bool, shift: int, sigma: float = 0.0):
         super().__init__()
-        self.g, self.flip, self.shift = g, flip, shift
+        self.g, self.flip, self.shift, self.sigma = g, flip, shift, sigma
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         def run(batch: np.ndarray) -> np.ndarray:
             return self.g(torch.from_numpy(np.ascontiguousarray(batch))).numpy()
 
-        return torch.from_numpy(ensemble(run, x.numpy(), self.flip, self.shift))
+        x_np = x.numpy()
+        return torch.from_numpy(shrink(x_np, ensemble(run, x_np, self.flip, self.shift), self.sigma))
 
 
 @torch.no_grad()
@@ -74,18 +77,21 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--flip", action="store_true", help="score the mirrored-pass ensemble")
     ap.add_argument("--shift", type=int, default=0, help="... and the pass shifted by SHIFT pixels")
+    ap.add_argument("--shrink", action="store_true", help="score with shrinkage at sigma = its sharp_rms")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     sets = probe_sets(args.data_root)
     for name in args.models:
-        g = load_generator(name)
-        g = Ensembled(g, args.flip, args.shift).eval() if args.flip or args.shift else g
+        net = load_generator(name)
+        g = Shipped(net, args.flip, args.shift).eval()
+        rms = sharp_rms(g, sets["sharp"])  # the release's shrink_sigma
+        g = Shipped(net, args.flip, args.shift, rms if args.shrink else 0.0).eval()
         row = {}
         for key, cases in sets.items():
             r = evaluate(g, cases, torch.device("cpu"))
             row[key] = round(r["psnr"] if key == "sharp" else r["psnr"] - r["blurry_psnr"], 3)
         row["mild"] = round(sum(row[f"mild{k}"] for k in MILD) / len(MILD), 3)
-        row["sharp_rms"] = round(sharp_rms(g, sets["sharp"]), 3)
+        row["sharp_rms"] = round(rms, 3)
         print(name, json.dumps(row), flush=True)
 
 
