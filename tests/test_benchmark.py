@@ -99,14 +99,15 @@ def test_flip_and_shift_tta_rows_score_the_other_setting_of_each_model(face_dir,
     data = json.loads((out / "results.json").read_text())
     rows = data["protocols"]["sharp"]["methods"]
     lite2 = "faceblur-lite@everyday2"  # the default runs the mirrored pass, this older tag does not
-    shifted = {"faceblur-lite+shift", f"{lite2}+shift"}  # neither runs the shifted pass by default
+    shifted = {"faceblur-lite-shift", f"{lite2}+shift"}  # the default runs the shifted pass, the old tag not
     assert set(rows) == {"faceblur-lite", "faceblur-lite-flip", lite2, f"{lite2}+flip"} | shifted
     assert rows["faceblur-lite"] != rows["faceblur-lite-flip"]
-    assert rows["faceblur-lite"] != rows["faceblur-lite+shift"]
+    assert rows["faceblur-lite"] != rows["faceblur-lite-shift"]
     ran = data["models"]  # how each row ran, so a results.json says what it measured
     assert ran[f"{lite2}+flip"]["flip_tta"] and not ran[lite2]["flip_tta"]
     assert ran["faceblur-lite"]["flip_tta"] and not ran["faceblur-lite-flip"]["flip_tta"]
-    assert ran["faceblur-lite+shift"]["shift_tta"] == 4 and ran["faceblur-lite"]["shift_tta"] == 0
+    assert ran["faceblur-lite"]["shift_tta"] == 4 and ran["faceblur-lite-shift"]["shift_tta"] == 0
+    assert ran[f"{lite2}+shift"]["shift_tta"] == 4
     assert ran["faceblur-lite"]["shrink_sigma"] > 0 and ran[lite2]["shrink_sigma"] > 0
 
 

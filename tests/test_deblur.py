@@ -179,10 +179,10 @@ def test_flip_tta_averages_the_mirrored_pass(deblurrer, example_photo):
     plain = deblurrer.backend(x)
     mirrored = deblurrer.backend(np.ascontiguousarray(x[..., ::-1]))[..., ::-1]
     expected = _from_net((plain + mirrored) / 2)[0]
-    tta = Deblurrer("default", device="cpu", flip_tta=True, shrink=False)  # the raw ensemble
+    tta = Deblurrer("default", device="cpu", flip_tta=True, shift_tta=0, shrink=False)  # the raw mirrored pair
     got = tta.run_network([crop])[0]
     assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
-    single = Deblurrer("default", device="cpu", flip_tta=False, shrink=False).run_network([crop])[0]
+    single = Deblurrer("default", device="cpu", flip_tta=False, shift_tta=0, shrink=False).run_network([crop])[0]
     assert not np.array_equal(got, single)
 
 
@@ -199,6 +199,8 @@ def test_shift_tta_runs_the_ensemble_module_and_is_checked(deblurrer, example_ph
     assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
     plain = Deblurrer("default", device="cpu", shift_tta=0, shrink=False).run_network([crop])[0]
     assert not np.array_equal(got, plain)
+    assert Deblurrer("default", device="cpu").shift_tta == 4  # faceblur-lite@everyday6 was released with it
+    assert Deblurrer("lite@everyday2", device="cpu").shift_tta == 0  # older tags: without
     with pytest.raises(ValueError, match="shift_tta"):
         Deblurrer("default", device="cpu", shift_tta=-2)
     r = runner.invoke(app, ["deblur", str(example_photo), "-o", str(tmp_path / "o.png"), "--shift-tta", "17"])

@@ -38,15 +38,14 @@ def test_shrunk_output_of_a_sharp_face_stays_closer_to_it(example_photo):
     """The sharp public-domain astronaut (the bundled example before it was blurred), as an aligned-size crop."""
     from faceblur_cli import Deblurrer
     from faceblur_cli.deblurrer import _from_net, _to_net
+    from faceblur_cli.ensemble import ensemble
     from faceblur_cli.metrics import psnr
 
     crop = np.asarray(Image.open(example_photo.parent / "astronaut_sharp.png").convert("RGB"))[40:296, 120:376]
     on, off = Deblurrer("default", device="cpu"), Deblurrer("default", device="cpu", shrink=False)
     raw, shrunk = off.run_network([crop])[0], on.run_network([crop])[0]
     x = _to_net([crop])
-    net = off.backend(x)
-    if off.flip_tta:  # the default's mirrored-pass ensemble: shrinkage acts on the average
-        net = (net + off.backend(np.ascontiguousarray(x[..., ::-1]))[..., ::-1]) / 2
+    net = ensemble(off.backend, x, off.flip_tta, off.shift_tta)  # shrinkage acts on the default's ensemble
     expected = _from_net(shrink(x, net, on.shrink_sigma))[0]
     assert np.abs(shrunk.astype(int) - expected).max() <= 1
     assert psnr(crop, shrunk) > psnr(crop, raw) + 0.5, (psnr(crop, shrunk), psnr(crop, raw))
