@@ -14,7 +14,7 @@ lower error than any one of them, at one more network pass each:
 Measured on the validation faces (benchmarks/holdout_probe.py, faceblur-lite@everyday5): the
 mirrored pair gains ~+0.1 dB over one pass; a 4-pixel shift on top of it another +0.026 on everyday
 blur (+0.04 at 3 px); shifts of 2 and 8 gain less (+0.022 / +0.017); 1-2-3 or 2-4-6 (eight passes)
-+0.028 / +0.039 (training/lite-mix2/NOTE.md).
++0.028 / +0.039 (docs/training.md).
 """
 
 from __future__ import annotations

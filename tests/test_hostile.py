@@ -422,7 +422,8 @@ def test_weights_list_shows_results_and_publication_state(capsys, monkeypatch):
     assert "not yet published on the Hub" in out and "0000000" not in out
     assert "CelebA paper 13-27 px" in out  # held-out results from weights.toml
     sigma = load_registry()["faceblur-lite"].shrink_sigma
-    assert f"faceblur-lite (CPU default, flip TTA, shrink sigma {sigma:g})" in out
+    shift = load_registry()["faceblur-lite"].shift_tta
+    assert f"faceblur-lite (CPU default, flip TTA, shift TTA {shift} px, shrink sigma {sigma:g})" in out
     assert "faceblur-base (CUDA default, flip TTA)" in out
 
 
