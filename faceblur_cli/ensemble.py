@@ -26,14 +26,17 @@ import numpy as np
 #: The shift that gained most as the one extra offset (module docstring).
 SHIFT = 4
 
+#: The largest shift accepted: the network's coarsest grid (4x4 blocks, halved twice more).
+MAX_SHIFT = 16
+
 #: run: an N x C x H x W float32 batch in [-1, 1] -> the network's output of the same shape.
 Run = Callable[[np.ndarray], np.ndarray]
 
 
 def check_shift(shift: int) -> int:
-    """A shift-ensemble offset in pixels: 0 (off) to 16 (the network's coarsest grid)."""
-    if isinstance(shift, bool) or not isinstance(shift, int) or not 0 <= shift <= 16:
-        raise ValueError(f"shift_tta={shift!r}: must be an integer number of pixels, 0 (off) to 16")
+    """A shift-ensemble offset in pixels: 0 (off) to :data:`MAX_SHIFT`."""
+    if isinstance(shift, bool) or not isinstance(shift, int) or not 0 <= shift <= MAX_SHIFT:
+        raise ValueError(f"shift_tta={shift!r}: must be an integer number of pixels, 0 (off) to {MAX_SHIFT}")
     return shift
 
 

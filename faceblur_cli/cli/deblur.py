@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
+from ..ensemble import MAX_SHIFT
 from .app import Exit, _Command, _progress, app, console, friendly
 
 
@@ -54,7 +55,7 @@ def deblur(
         None,
         "--shift-tta",
         min=0,
-        max=16,
+        max=MAX_SHIFT,
         metavar="PIXELS",
         help="Also average passes on the input shifted by PIXELS (2x network time again); 0 = off. Default: the "
         "model's setting (4 for faceblur-lite; `faceblur weights list`).",

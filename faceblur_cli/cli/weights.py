@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from ..ensemble import MAX_SHIFT
 from .app import Exit, _Command, app, console, friendly, out_console, weights_app
 
 
@@ -134,7 +135,11 @@ def weights_release(
         False, "--flip-tta", help="Run it with the mirrored-pass ensemble by default (measured that way)."
     ),
     shift_tta: int = typer.Option(
-        0, "--shift-tta", min=0, max=16, help="Also average a pass shifted by this many pixels by default (0 = none)."
+        0,
+        "--shift-tta",
+        min=0,
+        max=MAX_SHIFT,
+        help="Also average a pass shifted by this many pixels by default (0 = none).",
     ),
 ):
     """Release a training run as a tagged model: the weights file, its registry entry with lineage, a card stub."""
