@@ -26,8 +26,9 @@ from faceblur_cli.onnx_backend import OnnxBackend, export_onnx  # noqa: E402
 from faceblur_cli.weights import load_generator  # noqa: E402
 
 
-def calibration_batches(root: Path, n: int, side: int = 256):
-    """Training faces (never the hold-out), blurred by the everyday protocol's kinds, centre-cropped."""
+def calibration_batches(root: Path, n: int, side: int = 176):
+    """Training faces (never the hold-out), blurred by the everyday protocol's kinds, centre-cropped to
+    one size (the histogram calibrators need equal shapes; 176 fits CelebA's 178 x 218 faces)."""
     files = []
     for ds in ("celeba", "helen"):
         train, _ = split_files(list_images(root / ds / "train"))
@@ -36,7 +37,9 @@ def calibration_batches(root: Path, n: int, side: int = 256):
         img = c.blurry
         h, w = img.shape[:2]
         y, x = max(0, (h - side) // 2), max(0, (w - side) // 2)
-        yield _to_net([img[y : y + side, x : x + side]])
+        crop = img[y : y + side, x : x + side]
+        pad = ((0, side - crop.shape[0]), (0, side - crop.shape[1]), (0, 0))
+        yield _to_net([np.pad(crop, pad, mode="reflect")])
 
 
 def main() -> None:
@@ -52,6 +55,7 @@ def main() -> None:
     args = ap.parse_args()
     from onnxruntime.quantization import (
         CalibrationDataReader,
+        CalibrationMethod,
         QuantFormat,
         QuantType,
         quantize_static,
@@ -71,6 +75,10 @@ def main() -> None:
             return next(self.it, None)
 
     int8 = args.out or tmp / "int8.onnx"
+    import onnx
+
+    convs = [n.name for n in onnx.load(str(tmp / "pre.onnx")).graph.node if n.op_type == "Conv"]
+    keep = convs[len(convs) - args.keep_float :] if args.keep_float else []
     quantize_static(
         str(tmp / "pre.onnx"),
         str(int8),
@@ -79,6 +87,12 @@ def main() -> None:
         activation_type=QuantType.QUInt8,
         weight_type=QuantType.QInt8,
         per_channel=True,
+        nodes_to_exclude=keep,
+        calibrate_method={
+            "minmax": CalibrationMethod.MinMax,
+            "entropy": CalibrationMethod.Entropy,
+            "percentile": CalibrationMethod.Percentile,
+        }[args.method],
     )
     cases = everyday_cases(validation_sample(args.data_root, args.faces))
     rows = {}
