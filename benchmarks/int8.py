@@ -53,6 +53,7 @@ def main() -> None:
     ap.add_argument("--keep-float", type=int, default=0, help="leave the last N convs in float (the output layers)")
     ap.add_argument("--method", default="minmax", choices=["minmax", "entropy", "percentile"])
     args = ap.parse_args()
+    import onnx
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -75,8 +76,6 @@ def main() -> None:
             return next(self.it, None)
 
     int8 = args.out or tmp / "int8.onnx"
-    import onnx
-
     convs = [n.name for n in onnx.load(str(tmp / "pre.onnx")).graph.node if n.op_type == "Conv"]
     keep = convs[len(convs) - args.keep_float :] if args.keep_float else []
     quantize_static(

@@ -62,12 +62,12 @@ def main() -> None:
     for name in args.models:
         g = Shipped(load_generator(name), args.flip, args.shift).eval()
         sigma = sharp_rms(g, sets["sharp"])
-        cached = {}
+        cached: dict[str, list] = {key: [] for key in sets}  # (sharp, blurry, network input, ensemble output)
         with torch.no_grad():
             for key, cases in sets.items():
-                cached[key] = [
-                    (sharp, blurry, (x := to_tensor(blurry)[None]).numpy(), g(x).numpy()) for sharp, blurry, _ in cases
-                ]
+                for sharp, blurry, _ in cases:
+                    x = to_tensor(blurry)[None]
+                    cached[key].append((sharp, blurry, x.numpy(), g(x).numpy()))
         for rname in args.rules.split(","):
             f = rule(rname, sigma)
             row = {}
