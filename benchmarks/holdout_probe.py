@@ -7,7 +7,10 @@ For choosing between snapshots without touching the benchmark's test faces: the 
 reported, so these are CelebA faces (344).
 Prints gains over the blurry input (paper 13-27 px, 48 faces; mild 5-11 px, 96 faces, also per
 size; 3 px, 24 faces; everyday, the blur phones make, 96 faces over its kinds and sizes) and the
-PSNR of sharp faces passed through (24 faces), plus ``sharp_rms``: the median change the model
+PSNR of sharp faces passed through (24 faces), ``video`` (48 faces blurred as a video frame is:
+3-7 px motion, down-sampled and back, strong JPEG; a validation stand-in for the real clip, which is a test
+set and never probed), ``roll`` (48 faces under spatially varying shake of 5/9/13 px,
+degradations.RollPath, noise and JPEG as everyday), plus ``sharp_rms``: the median change the model
 makes to those sharp faces (8-bit levels), which calibrates its ``shrink_sigma``
 (faceblur_cli/shrinkage.py, weights.toml).
 
@@ -26,14 +29,43 @@ import numpy as np
 import torch
 
 from faceblur_cli.benchmark import validation_faces
+from faceblur_cli.blur import ImageSpectrum, finish
 from faceblur_cli.data import to_tensor
+from faceblur_cli.degradations import EVERYDAY_JPEG, EVERYDAY_NOISE, RollPath, everyday_kernel, rescale
 from faceblur_cli.ensemble import ensemble
 from faceblur_cli.evaluation import VAL_KERNEL_SEED, evaluate, everyday_set, protocol_set, validation_set
+from faceblur_cli.imageio import read_rgb
 from faceblur_cli.shrinkage import correction_rms, shrink
 from faceblur_cli.weights import load_generator
 
 MILD = (5, 7, 9, 11)
 EVERYDAY_SEED = 4242
+VIDEO_SEED = 5151
+ROLL_SEED = 6161
+
+
+def video_set(files: list[Path], count: int, seed: int = VIDEO_SEED) -> list:
+    """Faces blurred as a video frame: short shake or streak (3-7 px), a resolution loss (down-sampled by
+    0.6-0.85 and back up), noise sigma 1 and JPEG quality 55-80 for the codec; (sharp, blurry, size)."""
+    out = []
+    for i, f in enumerate(files[:: max(1, len(files) // count)][:count]):
+        rng = np.random.default_rng([seed, i])
+        sharp, size = read_rgb(f), (3, 5, 7)[i % 3]
+        kernel = everyday_kernel(("shake", "streak")[i % 2], size, rng)
+        blurred = rescale(ImageSpectrum(sharp, max(kernel.shape) | 1).blur(kernel), rng.uniform(0.6, 0.85))
+        out.append((sharp, finish(blurred, rng, 1.0, int(rng.integers(55, 81))), size))
+    return out
+
+
+def roll_set(files: list[Path], count: int, seed: int = ROLL_SEED) -> list:
+    """Faces under spatially varying shake (:class:`RollPath` of 5, 9, 13 px), everyday noise and JPEG."""
+    out = []
+    for i, f in enumerate(files[:: max(1, len(files) // count)][:count]):
+        rng = np.random.default_rng([seed, i])
+        sharp, size = read_rgb(f), (5, 9, 13)[i % 3]
+        blurred = RollPath.draw(rng, float(size)).blur(sharp.astype(np.float32))
+        out.append((sharp, finish(blurred, rng, EVERYDAY_NOISE, EVERYDAY_JPEG), size))
+    return out
 
 
 def probe_sets(data_root: Path) -> dict[str, list]:
@@ -43,6 +75,8 @@ def probe_sets(data_root: Path) -> dict[str, list]:
     sets["three"] = protocol_set(hold[3:], 24, (3,), VAL_KERNEL_SEED + 5)
     sets["sharp"] = protocol_set(hold[1:], 24, (0,), 0)
     sets["everyday"] = everyday_set(hold[5:], 96, EVERYDAY_SEED)
+    sets["video"] = video_set(hold[7:], 48)
+    sets["roll"] = roll_set(hold[11:], 48)
     return sets
 
 

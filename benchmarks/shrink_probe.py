@@ -3,8 +3,9 @@
 The probe sets and the shipped ensemble are those of ``holdout_probe.py`` (validation faces only,
 never the reported hold-out or the real clip). Each face's ensemble output is computed once; then
 every rule is scored on the cached outputs: ``none``, ``global`` (the shipped per-image Wiener
-factor) and ``local:W:K`` (a per-pixel Wiener factor from the correction's energy under a Gaussian
-window of sigma W pixels, floor K x sigma). Prints one JSON row per rule, gains as holdout_probe.
+factor), ``global:K`` (the same with the floor at K x sigma) and ``local:W:K`` (a per-pixel Wiener
+factor from the correction's energy under a Gaussian window of sigma W pixels, floor K x sigma).
+Prints one JSON row per rule, gains as holdout_probe.
 
 python benchmarks/shrink_probe.py default [--rules global,local:4:1] [--flip] [--shift 4]
 """
@@ -43,6 +44,9 @@ def rule(name: str, sigma: float):
         return lambda x, y: y
     if name == "global":
         return lambda x, y: shrink(x, y, sigma)
+    if name.startswith("global:"):
+        k = float(name.split(":")[1])
+        return lambda x, y: shrink(x, y, k * sigma)
     kind, w, k = name.split(":")
     assert kind == "local", name
     return lambda x, y: shrink_local(x, y, float(k) * sigma, float(w))

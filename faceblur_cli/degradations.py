@@ -18,6 +18,9 @@ shake      random trajectories of 5-17 px: the hand shake of a phone held at arm
 streak     straight continuous streaks of 5-17 px (a subject or a phone moving during exposure)
 disk       defocus disks 5-17 px across (a phone focused on the background)
 soft       Gaussian blur 5-17 px across (sigma = extent / 6: beauty filters, cheap lenses)
+roll       spatially varying shake of up to 3-13 px: the camera rolls, zooms and shifts during the
+           exposure (or a head turns in video), so the blur's length and direction change across
+           the face (:func:`roll_blur`); every other component is one kernel for the whole image
 ========== =================================================================================
 
 The last four are the **everyday** kinds (:data:`EVERYDAY_KINDS`): the ``everyday`` protocol
@@ -45,7 +48,9 @@ import numpy as np
 from .blur import ImageSpectrum, finish
 from .kernels import PAPER_SIZES, KernelBank, _splat, motion_kernel
 
-COMPONENTS = ("sharp", "paper", "mild", "linear", "defocus", "gaussian", "shake", "streak", "disk", "soft")
+COMPONENTS = (
+    "sharp", "paper", "mild", "linear", "defocus", "gaussian", "shake", "streak", "disk", "soft", "roll"
+)  # fmt: skip
 MILD_SIZES: tuple[int, ...] = (3, 5, 7, 9, 11)
 #: Offset of the mild bank's seed from the paper bank's, so the two banks never share a walk.
 MILD_BANK_SEED_OFFSET = 7_919
@@ -209,6 +214,55 @@ def gaussian_kernel(sigma: float) -> np.ndarray:
 IDENTITY = np.ones((1, 1), np.float32)
 
 
+@dataclass(frozen=True)
+class RollPath:
+    """A camera path during one exposure: roll (radians) about a centre, zoom and shift, each swept
+    linearly (with a little curvature) over the exposure. Spatially varying: the blur at a pixel is
+    its displacement under the path, longest far from the centre of rotation. Sizes in pixels of
+    the image it is applied to; the centre is relative to that image's centre."""
+
+    extent: float  # the largest displacement over a 160 px crop, px
+    centre: tuple[float, float]
+    roll: float
+    zoom: float
+    shift: tuple[float, float]
+    bend: float
+    steps: int = 16
+
+    @property
+    def margin(self) -> int:
+        return int(np.ceil(self.extent)) + 1
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator, extent: float | None = None) -> RollPath:
+        """A path whose largest displacement over a 160 px crop is ``extent`` (3-13 px when drawn)."""
+        extent = float(rng.uniform(3, 13)) if extent is None else extent
+        angle, dist = rng.uniform(0, 2 * np.pi), rng.uniform(0, 160)
+        centre = (dist * np.cos(angle), dist * np.sin(angle))
+        reach = dist + 113  # the farthest corner of a 160 px crop from the centre of rotation
+        parts = rng.dirichlet((2.0, 1.0, 1.0))  # roll, zoom, shift shares of the extent
+        direction = rng.uniform(0, 2 * np.pi)
+        shift = (parts[2] * extent * np.cos(direction), parts[2] * extent * np.sin(direction))
+        sign = rng.choice((-1.0, 1.0), 2)
+        return cls(extent, centre, sign[0] * parts[0] * extent / reach, sign[1] * parts[1] * extent / reach, shift,
+                   float(rng.uniform(-0.3, 0.3)))  # fmt: skip
+
+    def blur(self, img: np.ndarray) -> np.ndarray:
+        """The mean of ``img`` warped along the path (float32 H x W x C in, same out)."""
+        import cv2
+
+        h, w = img.shape[:2]
+        cx, cy = (w - 1) / 2 + self.centre[0], (h - 1) / 2 + self.centre[1]
+        acc = np.zeros(img.shape, np.float64)
+        for t in np.linspace(-0.5, 0.5, self.steps):
+            u = t + self.bend * (t * t - 1 / 12)
+            m = cv2.getRotationMatrix2D((cx, cy), np.degrees(u * self.roll), 1.0 + u * self.zoom)
+            m[:, 2] += (u * self.shift[0], u * self.shift[1])
+            warped = cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+            acc += warped.reshape(img.shape)
+        return (acc / self.steps).astype(np.float32)
+
+
 def everyday_kernel(kind: str, size: float, rng: np.random.Generator) -> np.ndarray:
     """A kernel of one everyday ``kind`` whose extent is ``size`` px (drawn fresh from ``rng``)."""
     if kind == "shake":
@@ -244,10 +298,11 @@ class Recipe:
     linear_light: bool = False
     resize: float = 1.0
     shot_gain: float = 0.0
+    roll: RollPath | None = None
 
     @property
     def margin(self) -> int:
-        return self.kernel.shape[0] // 2
+        return max(self.kernel.shape[0] // 2, self.roll.margin if self.roll else 0)
 
 
 class Degrader:
@@ -302,12 +357,13 @@ class Degrader:
             if len(self._active) == 1
             else self._active[int(rng.choice(len(self._probs), p=self._probs))][0]
         )
-        kernel = self._kernel(component, rng)
+        kernel = IDENTITY if component == "roll" else self._kernel(component, rng)
         if component == "sharp":
             return Recipe(component, kernel)
+        roll = RollPath.draw(rng) if component == "roll" else None
         noise = float(rng.uniform(0, m.noise_max))
         quality = int(rng.integers(m.jpeg_quality[0], m.jpeg_quality[1] + 1)) if rng.random() < m.jpeg_prob else None
-        recipe = Recipe(component, kernel, noise, quality)
+        recipe = Recipe(component, kernel, noise, quality, roll=roll)
         if m.linear_light_prob > 0:
             recipe.linear_light = bool(rng.random() < m.linear_light_prob)
         if m.resize_prob > 0 and rng.random() < m.resize_prob:
@@ -328,16 +384,20 @@ class Degrader:
         if recipe.component == "sharp":
             return image_u8
         k = max(recipe.kernel.shape) | 1
-        if recipe.linear_light:
+        if recipe.roll is not None:
+            img = srgb_to_linear(image_u8) if recipe.linear_light else image_u8.astype(np.float32)
+            out = recipe.roll.blur(img)
+            out = linear_to_srgb(out) if recipe.linear_light else out
+        elif recipe.linear_light:
             out = linear_to_srgb(ImageSpectrum(srgb_to_linear(image_u8), k).blur(recipe.kernel))
         else:
             out = (spectrum or ImageSpectrum(image_u8, k)).blur(recipe.kernel)
         if recipe.resize < 1.0:
-            out = _rescale(out, recipe.resize)
+            out = rescale(out, recipe.resize)
         return finish(out, rng, recipe.noise, recipe.jpeg_quality, recipe.shot_gain)
 
 
-def _rescale(img: np.ndarray, scale: float) -> np.ndarray:
+def rescale(img: np.ndarray, scale: float) -> np.ndarray:
     """Down-sample by ``scale`` (area) and back up (bilinear): the softness of a resized upload."""
     import cv2
 

@@ -11,6 +11,7 @@ from faceblur_cli.data import OnTheFlyBlur, gather_face_files, to_tensor
 from faceblur_cli.degradations import (
     COMPONENTS,
     Degrader,
+    RollPath,
     disk_kernel,
     gaussian_kernel,
     get_mix,
@@ -85,7 +86,9 @@ def test_mix_draws_every_component_at_its_share(name):
 
 @pytest.mark.parametrize("off", COMPONENTS)
 def test_every_component_can_be_switched_off(off):
-    d = Degrader(get_mix("everyday", f"defocus=0.05,gaussian=0.05,{off}=0", paper_kernels=40, mild_kernels=20))
+    d = Degrader(
+        get_mix("everyday", f"defocus=0.05,gaussian=0.05,roll=0.05,{off}=0", paper_kernels=40, mild_kernels=20)
+    )
     drawn = {d.draw(np.random.default_rng([0, i])).component for i in range(600)}
     assert off not in drawn and len(drawn) == len(COMPONENTS) - 1
 
@@ -106,6 +109,27 @@ def test_everyday_kernels_have_their_extent():
     a, _ = everyday_degrade(face, "streak", 9, np.random.default_rng(1))
     b, _ = everyday_degrade(face, "streak", 9, np.random.default_rng(1))
     assert np.array_equal(a, b) and not np.array_equal(a, face)
+
+
+def test_roll_blur_varies_across_the_image():
+    """A pure roll leaves its centre sharp and smears a point far from it along an arc of roll x radius."""
+    img = np.zeros((161, 241, 1), np.float32)
+    img[80, 120] = img[80, 220] = 1000.0  # the centre, and a point 100 px to its right
+    out = RollPath(10, (0.0, 0.0), 0.08, 0.0, (0.0, 0.0), 0.0).blur(img)[..., 0]
+    spread = lambda y, x: np.ptp(np.nonzero(out[y - 10 : y + 11, x - 10 : x + 11] > 1)[0]) + 1  # noqa: E731
+    assert spread(80, 120) <= 2 and 7 <= spread(80, 220) <= 10
+    assert abs(out.sum() / img.sum() - 1) < 0.005  # light is moved, not made or lost
+    flat = np.full((64, 64, 3), 90, np.float32)
+    assert np.allclose(RollPath.draw(np.random.default_rng(0)).blur(flat), 90, atol=1e-3)
+
+
+def test_roll_component_draws_a_margin_and_is_deterministic(files):
+    mix = get_mix("everyday", "roll=1,sharp=0,paper=0,mild=0,shake=0,streak=0,disk=0,soft=0,linear=0")
+    d = Degrader(mix)
+    r = d.draw(np.random.default_rng([0, 1]))
+    assert r.component == "roll" and r.roll is not None and 3 <= r.roll.extent <= 13 and r.margin > r.roll.extent
+    a, b = OnTheFlyBlur(files, d, crop=48, seed=4), OnTheFlyBlur(files, Degrader(mix), crop=48, seed=4)
+    assert torch.equal(a[3][0], b[3][0]) and not torch.equal(a[3][0], a[3][1])
 
 
 def test_post_processing_switches_off():
