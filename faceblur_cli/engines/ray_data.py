@@ -173,8 +173,8 @@ class Network:
         from ..deblurrer import Deblurrer
 
         _single_thread()
-        # the generator's output does not depend on its thread count (checked by the same-bytes
-        # test), so on a CPU node the network actor takes the cores the cheap finish stage leaves
+        # on a CPU node the network actor takes the cores the cheap finish stage leaves; its output
+        # can differ from a 1-thread run by one level at a rounding edge (docs/scale.md)
         self.deblurrer = Deblurrer(**{**config, "threads": threads})
         self.finish = Finish(**finish) if finish else None
 
