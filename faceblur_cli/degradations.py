@@ -20,7 +20,7 @@ disk       defocus disks 5-17 px across (a phone focused on the background)
 soft       Gaussian blur 5-17 px across (sigma = extent / 6: beauty filters, cheap lenses)
 roll       spatially varying shake of up to 3-13 px: the camera rolls, zooms and shifts during the
            exposure (or a head turns in video), so the blur's length and direction change across
-           the face (:func:`roll_blur`); every other component is one kernel for the whole image
+           the face (:class:`RollPath`); every other component is one kernel for the whole image
 ========== =================================================================================
 
 The last four are the **everyday** kinds (:data:`EVERYDAY_KINDS`): the ``everyday`` protocol
