@@ -33,7 +33,7 @@ from faceblur_cli.blur import ImageSpectrum, finish
 from faceblur_cli.data import to_tensor
 from faceblur_cli.degradations import EVERYDAY_JPEG, EVERYDAY_NOISE, RollPath, everyday_kernel, rescale
 from faceblur_cli.ensemble import ensemble
-from faceblur_cli.evaluation import VAL_KERNEL_SEED, evaluate, everyday_set, protocol_set, validation_set
+from faceblur_cli.evaluation import VAL_KERNEL_SEED, evaluate, everyday_set, protocol_set, spread, validation_set
 from faceblur_cli.imageio import read_rgb
 from faceblur_cli.shrinkage import correction_rms, shrink
 from faceblur_cli.weights import load_generator
@@ -44,28 +44,31 @@ VIDEO_SEED = 5151
 ROLL_SEED = 6161
 
 
-def video_set(files: list[Path], count: int, seed: int = VIDEO_SEED) -> list:
-    """Faces blurred as a video frame: short shake or streak (3-7 px), a resolution loss (down-sampled by
-    0.6-0.85 and back up), noise sigma 1 and JPEG quality 55-80 for the codec; (sharp, blurry, size)."""
+def degraded_set(files: list[Path], count: int, seed: int, degrade) -> list:
+    """(sharp, blurry, size) for ``count`` files spread over ``files``; ``degrade(sharp, i, rng)`` returns
+    (blurry, size), ``rng`` seeded with (seed, i)."""
     out = []
-    for i, f in enumerate(files[:: max(1, len(files) // count)][:count]):
+    for i, f in enumerate(spread(files, count)):
         rng = np.random.default_rng([seed, i])
-        sharp, size = read_rgb(f), (3, 5, 7)[i % 3]
-        kernel = everyday_kernel(("shake", "streak")[i % 2], size, rng)
-        blurred = rescale(ImageSpectrum(sharp, max(kernel.shape) | 1).blur(kernel), rng.uniform(0.6, 0.85))
-        out.append((sharp, finish(blurred, rng, 1.0, int(rng.integers(55, 81))), size))
+        sharp = read_rgb(f)
+        out.append((sharp, *degrade(sharp, i, rng)))
     return out
 
 
-def roll_set(files: list[Path], count: int, seed: int = ROLL_SEED) -> list:
-    """Faces under spatially varying shake (:class:`RollPath` of 5, 9, 13 px), everyday noise and JPEG."""
-    out = []
-    for i, f in enumerate(files[:: max(1, len(files) // count)][:count]):
-        rng = np.random.default_rng([seed, i])
-        sharp, size = read_rgb(f), (5, 9, 13)[i % 3]
-        blurred = RollPath.draw(rng, float(size)).blur(sharp.astype(np.float32))
-        out.append((sharp, finish(blurred, rng, EVERYDAY_NOISE, EVERYDAY_JPEG), size))
-    return out
+def video_blur(sharp: np.ndarray, i: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """A video frame's blur: short shake or streak (3-7 px), a resolution loss (down-sampled by 0.6-0.85
+    and back up), noise sigma 1 and JPEG quality 55-80 for the codec."""
+    size = (3, 5, 7)[i % 3]
+    kernel = everyday_kernel(("shake", "streak")[i % 2], size, rng)
+    blurred = rescale(ImageSpectrum(sharp, max(kernel.shape) | 1).blur(kernel), rng.uniform(0.6, 0.85))
+    return finish(blurred, rng, 1.0, int(rng.integers(55, 81))), size
+
+
+def roll_blur(sharp: np.ndarray, i: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """Spatially varying shake (:class:`RollPath` of 5, 9, 13 px), everyday noise and JPEG."""
+    size = (5, 9, 13)[i % 3]
+    blurred = RollPath.draw(rng, float(size)).blur(sharp)
+    return finish(blurred, rng, EVERYDAY_NOISE, EVERYDAY_JPEG), size
 
 
 def probe_sets(data_root: Path) -> dict[str, list]:
@@ -75,8 +78,8 @@ def probe_sets(data_root: Path) -> dict[str, list]:
     sets["three"] = protocol_set(hold[3:], 24, (3,), VAL_KERNEL_SEED + 5)
     sets["sharp"] = protocol_set(hold[1:], 24, (0,), 0)
     sets["everyday"] = everyday_set(hold[5:], 96, EVERYDAY_SEED)
-    sets["video"] = video_set(hold[7:], 48)
-    sets["roll"] = roll_set(hold[11:], 48)
+    sets["video"] = degraded_set(hold[7:], 48, VIDEO_SEED, video_blur)
+    sets["roll"] = degraded_set(hold[11:], 48, ROLL_SEED, roll_blur)
     return sets
 
 

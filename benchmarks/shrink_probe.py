@@ -42,14 +42,13 @@ def rule(name: str, sigma: float):
     """A function (inputs, outputs) -> outputs for one rule name."""
     if name == "none":
         return lambda x, y: y
-    if name == "global":
-        return lambda x, y: shrink(x, y, sigma)
-    if name.startswith("global:"):
-        k = float(name.split(":")[1])
+    kind, *args = name.split(":")
+    if kind == "global":  # global[:K]
+        k = float(args[0]) if args else 1.0
         return lambda x, y: shrink(x, y, k * sigma)
-    kind, w, k = name.split(":")
     assert kind == "local", name
-    return lambda x, y: shrink_local(x, y, float(k) * sigma, float(w))
+    window, floor = args
+    return lambda x, y: shrink_local(x, y, float(floor) * sigma, float(window))
 
 
 def main() -> None:

@@ -244,13 +244,14 @@ class RollPath:
         direction = rng.uniform(0, 2 * np.pi)
         shift = (parts[2] * extent * np.cos(direction), parts[2] * extent * np.sin(direction))
         sign = rng.choice((-1.0, 1.0), 2)
-        return cls(extent, centre, sign[0] * parts[0] * extent / reach, sign[1] * parts[1] * extent / reach, shift,
-                   float(rng.uniform(-0.3, 0.3)))  # fmt: skip
+        roll, zoom = sign * parts[:2] * extent / reach
+        return cls(extent, centre, float(roll), float(zoom), shift, float(rng.uniform(-0.3, 0.3)))
 
     def blur(self, img: np.ndarray) -> np.ndarray:
-        """The mean of ``img`` warped along the path (float32 H x W x C in, same out)."""
+        """The mean of ``img`` warped along the path (H x W x C in, float32 of the same shape out)."""
         import cv2
 
+        img = np.asarray(img, np.float32)
         h, w = img.shape[:2]
         cx, cy = (w - 1) / 2 + self.centre[0], (h - 1) / 2 + self.centre[1]
         acc = np.zeros(img.shape, np.float64)
@@ -385,13 +386,12 @@ class Degrader:
             return image_u8
         k = max(recipe.kernel.shape) | 1
         if recipe.roll is not None:
-            img = srgb_to_linear(image_u8) if recipe.linear_light else image_u8.astype(np.float32)
-            out = recipe.roll.blur(img)
-            out = linear_to_srgb(out) if recipe.linear_light else out
-        elif recipe.linear_light:
-            out = linear_to_srgb(ImageSpectrum(srgb_to_linear(image_u8), k).blur(recipe.kernel))
+            blur = recipe.roll.blur
+        elif spectrum is not None and not recipe.linear_light:  # the caller's transform of this very image
+            blur = lambda img: spectrum.blur(recipe.kernel)  # noqa: E731
         else:
-            out = (spectrum or ImageSpectrum(image_u8, k)).blur(recipe.kernel)
+            blur = lambda img: ImageSpectrum(img, k).blur(recipe.kernel)  # noqa: E731
+        out = linear_to_srgb(blur(srgb_to_linear(image_u8))) if recipe.linear_light else blur(image_u8)
         if recipe.resize < 1.0:
             out = rescale(out, recipe.resize)
         return finish(out, rng, recipe.noise, recipe.jpeg_quality, recipe.shot_gain)

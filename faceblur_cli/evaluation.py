@@ -305,7 +305,7 @@ def validation_set(
     return protocol_set(files, count, PAPER_SIZES, seed)
 
 
-def _spread(files: list[Path], count: int) -> list[Path]:
+def spread(files: list[Path], count: int) -> list[Path]:
     """``count`` files spread evenly over the sorted list (a fixed choice, whatever the folder's order)."""
     return sorted(files)[:: max(1, len(files) // max(count, 1))][:count]
 
@@ -314,7 +314,7 @@ def protocol_set(files: list[Path], count: int, sizes: tuple[int, ...], seed: in
     rng = np.random.default_rng(seed)
     sizes = tuple(k for k in sizes if k > 0)
     bank = KernelBank.generate(len(sizes) * 4, sizes, seed) if sizes else None
-    picked = _spread(files, count)
+    picked = spread(files, count)
     out = []
     for i, f in enumerate(picked):
         sharp = read_rgb(f)
@@ -343,7 +343,7 @@ def everyday_set(files: list[Path], count: int, seed: int) -> list:
     """Held-out faces blurred as phones blur them (:func:`degradations.everyday_degrade`), cycling over
     kinds and sizes; (sharp, blurry, size) as the other validation sets."""
     sizes = PROTOCOLS["everyday"]
-    picked = _spread(files, count)
+    picked = spread(files, count)
     out = []
     for i, f in enumerate(picked):
         sharp = read_rgb(f)
