@@ -41,3 +41,14 @@ def configure_threads(threads: int | None = None) -> int:
         raise ValueError(f"--threads {threads}: must be >= 1")
     torch.set_num_threads(n)
     return n
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether bf16 autocast runs natively here: CUDA, or a CPU with AVX512-BF16 or AMX.
+
+    Elsewhere oneDNN emulates bf16; on a 2-core AMD EPYC (AVX2 only) a lite training step under
+    ``--amp`` took ~12x as long as in fp32 (0.04 vs 0.47 it/s).
+    """
+    if device.type != "cpu":
+        return True
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())

@@ -313,3 +313,9 @@ def test_config_kept_on_resume_and_a_run_restarts_from_its_file(face_dir, tmp_pa
     assert b["out"] == str(tmp_path / "b") and {k: v for k, v in b.items() if k != "out"} == {
         k: v for k, v in a.items() if k != "out"
     }
+    # a file's switch can be turned off on the command line (--amp in a file, --no-amp typed)
+    on = json.loads(first)
+    on["config"]["amp"] = True
+    (tmp_path / "amp.json").write_text(json.dumps(on))
+    assert main_argv(["train", "--config", str(tmp_path / "amp.json"), "--out", str(tmp_path / "c"), "--no-amp"]) == 0
+    assert json.loads((tmp_path / "c" / "config.json").read_text())["config"]["amp"] is False

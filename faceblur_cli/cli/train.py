@@ -88,7 +88,9 @@ def train(
     seed: int = typer.Option(0, "--seed", help="Seed of sampling, crops, blur and init."),
     workers: int = typer.Option(1, "--workers", min=0, help="Data-loading processes."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
-    amp: bool = typer.Option(False, "--amp", help="bf16 autocast (mixed precision)."),
+    amp: bool = typer.Option(
+        False, "--amp/--no-amp", help="bf16 autocast (mixed precision): for CUDA and CPUs with AVX512-BF16 or AMX."
+    ),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoint.pt."),
     init_from: Path | None = typer.Option(
         None,
