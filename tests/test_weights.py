@@ -166,7 +166,7 @@ def test_model_auto_picks_the_gpu_tier_only_on_cuda(tmp_path, monkeypatch):
     (tmp_path / "big" / "big.pth").write_bytes(b"x")
     assert W.auto_model_name(reg, cuda=True) == "big"
     assert W.auto_model_name(reg, cuda=False) == "lite"
-    monkeypatch.setattr(W.torch.cuda, "is_available", lambda: True)  # mocked CUDA, default argument
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # mocked CUDA, default argument
     assert W.auto_model_name(reg) == "big"
     assert W.auto_model_name(W.load_registry(), cuda=False) == "faceblur-lite"
     assert W.auto_model_name(W.load_registry(), cuda=True) == "faceblur-base"  # the bundled GPU tier
@@ -194,8 +194,8 @@ def test_fp16_release_loads_as_fp32_and_matches(tmp_path):
 
 def test_release_of_the_wrong_preset_is_refused(tmp_path, monkeypatch, release):
     spec = W.WeightSpec(name="tiny", filename="tiny.pth", sha256=W.sha256_of(release), preset="base")
-    monkeypatch.setattr(W, "load_registry", lambda *a: {"tiny": spec})
-    monkeypatch.setattr(W, "resolve", lambda name, reg=None: (release, spec))
+    monkeypatch.setattr(W.files, "load_registry", lambda *a: {"tiny": spec})  # where load_generator looks
+    monkeypatch.setattr(W.files, "resolve", lambda name, reg=None: (release, spec))
     with pytest.raises(W.WeightsError, match="registers tiny as preset 'base'"):
         W.load_generator("tiny")
 

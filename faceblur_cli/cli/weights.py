@@ -143,7 +143,7 @@ def weights_release(
     ),
 ):
     """Release a training run as a tagged model: the weights file, its registry entry with lineage, a card stub."""
-    from ..release import release_run
+    from ..weights.release import release_run
 
     entry = release_run(
         run,

@@ -1,221 +1,19 @@
-"""Weights registry: ``weights.toml`` names -> verified local files -> loaded models.
-
-Resolution order for a model name: an explicit file path > the faceblur cache
-(``$FACEBLUR_CACHE`` or ``~/.cache/faceblur``) > the copy bundled in the
-package > ``huggingface_hub.hf_hub_download`` (which itself honours HF_HOME,
-HF_HUB_OFFLINE and HF_TOKEN). Every file is checked against the registry's
-sha256 before it is deserialised, and deserialised with ``weights_only=True``.
-"""
+"""Release files: loading one safely (``weights_only=True``, checked against its config before
+anything is allocated), writing one from a training state, and deriving one (fp16, blends, Hub uploads)."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
-import sys
 import warnings
-from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import torch
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from .hub import model_card, resolve
+from .registry import WeightsError, auto_model_name, default_model_name, load_registry, sha256_of
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-REGISTRY_FILE = PACKAGE_DIR / "weights.toml"
 RELEASE_FORMAT = "faceblur-generator-v1"
-
-
-class WeightsError(Exception):
-    """Weights that cannot be found, verified or loaded; the message is one line for the user."""
-
-
-@dataclass(frozen=True)
-class WeightSpec:
-    """One ``weights.toml`` entry."""
-
-    name: str
-    kind: str = "generator"
-    description: str = ""
-    filename: str = ""
-    sha256: str = ""
-    size: int = 0
-    license: str = ""
-    source: str = ""
-    preset: str = ""
-    repo_id: str = ""
-    revision: str = ""
-    bundled: str = ""
-    default: bool = False  # the CPU default (and the default everywhere without a gpu_default)
-    gpu_default: bool = False  # what --model auto picks when CUDA is present
-    flip_tta: bool = False  # inference default: average with a mirrored pass (ensemble.py)
-    shift_tta: int = 0  # ... and with a pass shifted by this many pixels (0 = none; ensemble.py)
-    shrink_sigma: float = 0.0  # the model's error floor in 8-bit levels; > 0: shrink by default (shrinkage.py)
-    training: str = ""
-    metrics: dict = field(default_factory=dict)
-    built_from: str = ""  # exports (kind onnx-int8): sha256 of the generator release they were made from
-    alias: str = ""  # a plain name (faceblur-lite) names a tagged release (faceblur-lite@p60): its roles, their file
-    parent: str = ""  # lineage of a tagged release: the tag it was fine-tuned from,
-    run: str = ""  # ... its training run folder,
-    step: int = 0  # ... the step released,
-    mix: str = ""  # ... the degradation mix,
-    commit: str = ""  # ... and the code's commit
-    root: str = ""  # set by load_registry: the registry's folder (bundled paths are relative to it)
-
-    @property
-    def bundled_path(self) -> Path | None:
-        return Path(self.root or PACKAGE_DIR) / self.bundled if self.bundled else None
-
-    @property
-    def published(self) -> bool:
-        """On the Hub at a pinned revision (an empty or all-zero revision means not yet)."""
-        return bool(self.repo_id) and bool(self.revision.strip("0"))
-
-    @property
-    def source_text(self) -> str:
-        if self.published:
-            return f"hf:{self.repo_id}@{self.revision[:8]}"
-        if self.repo_id:
-            return f"in the package; not yet published on the Hub (planned: {self.repo_id})"
-        return self.source or "in the package"
-
-
-def registry_file() -> Path:
-    """The registry in use: ``$FACEBLUR_REGISTRY`` (a private or test registry), else the package's."""
-    return Path(os.environ.get("FACEBLUR_REGISTRY") or REGISTRY_FILE)
-
-
-def load_registry(path: str | Path | None = None) -> dict[str, WeightSpec]:
-    """Parse ``weights.toml`` into specs; unknown keys are an error (typos must not pass silently).
-
-    A table with ``alias = "NAME@TAG"`` is that tagged release under a plain name (its file, metrics
-    and settings), keeping only its own roles (``default``, ``gpu_default``)."""
-    path = Path(path) if path is not None else registry_file()
-    with open(path, "rb") as f:
-        raw = tomllib.load(f)
-    known = {f.name for f in fields(WeightSpec)} - {"root", "name"}
-    specs = {}
-    for name, table in raw.items():
-        unknown = set(table) - known
-        if unknown:
-            raise WeightsError(f"{path}: [{name}] has unknown keys {sorted(unknown)}")
-        specs[name] = WeightSpec(name=name, root=str(path.parent), **table)
-    for name, spec in list(specs.items()):
-        if spec.alias:
-            target = specs.get(spec.alias)
-            if target is None or target.alias:
-                raise WeightsError(f"{path}: [{name}] is an alias of {spec.alias!r}, which is not a tagged release")
-            specs[name] = replace(
-                target, name=name, alias=target.name, default=spec.default, gpu_default=spec.gpu_default
-            )
-    return specs
-
-
-def default_model_name(registry: dict[str, WeightSpec] | None = None) -> str:
-    registry = registry or load_registry()
-    for spec in registry.values():
-        if spec.default:
-            return spec.name
-    raise WeightsError("weights.toml marks no model as default")
-
-
-def auto_model_name(registry: dict[str, WeightSpec] | None = None, cuda: bool | None = None) -> str:
-    """``--model auto``: the registry's ``gpu_default`` model when CUDA is present and that model is
-    available locally (bundled or cached), else the CPU default."""
-    registry = registry or load_registry()
-    cuda = torch.cuda.is_available() if cuda is None else cuda
-    if cuda:
-        for spec in registry.values():
-            if spec.gpu_default and (
-                (spec.bundled_path and spec.bundled_path.exists()) or (cache_dir() / spec.name / spec.filename).exists()
-            ):
-                return spec.name
-    return default_model_name(registry)
-
-
-def sha256_of(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def verify(path: str | Path, expected: str) -> Path:
-    """Return ``path`` if its sha256 is ``expected``; otherwise refuse (the file is left untouched)."""
-    path = Path(path)
-    actual = sha256_of(path)
-    if expected and actual != expected:
-        raise WeightsError(
-            f"{path}: sha256 {actual[:12]}... does not match the registry's {expected[:12]}...; "
-            "refusing to load (file is corrupt, truncated or not the expected release)"
-        )
-    return path
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("FACEBLUR_CACHE", Path.home() / ".cache" / "faceblur"))
-
-
-def resolve(name_or_path: str | Path, registry: dict[str, WeightSpec] | None = None) -> tuple[Path, WeightSpec | None]:
-    """Find a verified local file for a registry name or a path (see module docstring for the order)."""
-    registry = registry if registry is not None else load_registry()
-    name = str(name_or_path)
-    if name not in registry and f"faceblur-{name}" in registry and not Path(name).expanduser().is_file():
-        name = f"faceblur-{name}"  # short names: --model base, --model lite
-    if name not in registry:
-        path = Path(name).expanduser()
-        if path.is_file():
-            return path, None
-        models = [n.removeprefix("faceblur-") for n, sp in registry.items() if sp.kind == "generator"]
-        raise WeightsError(
-            f"{name}: neither a file nor a known model; choose auto, {', '.join(models)} "
-            "(or their full names, `faceblur weights list`) or a .pth path"
-        )
-    spec = registry[name]
-    cached = cache_dir() / spec.name / spec.filename
-    if cached.is_file():
-        return verify(cached, spec.sha256), spec
-    if spec.bundled_path is not None and spec.bundled_path.is_file():
-        return verify(spec.bundled_path, spec.sha256), spec
-    return verify(hub_download(spec), spec.sha256), spec
-
-
-def hub_download(spec: WeightSpec, local_files_only: bool | None = None) -> Path:
-    """Fetch ``spec`` with ``hf_hub_download`` (HF cache, pinned revision); clear message when offline."""
-    if not spec.repo_id:
-        raise WeightsError(f"{spec.name}: not bundled and no Hub repo_id in weights.toml")
-    if not spec.published:
-        raise WeightsError(f"{spec.name}: not in this package and not yet published on the Hub ({spec.repo_id})")
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import LocalEntryNotFoundError
-
-    if local_files_only is None:  # read at call time: huggingface_hub reads it only at import
-        local_files_only = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
-    hub_cache = os.environ.get("HF_HUB_CACHE") or (
-        str(Path(os.environ["HF_HOME"]) / "hub") if os.environ.get("HF_HOME") else None
-    )
-    try:
-        return Path(
-            hf_hub_download(
-                spec.repo_id,
-                spec.filename,
-                revision=spec.revision or None,
-                cache_dir=hub_cache,
-                local_files_only=local_files_only,
-            )
-        )
-    except LocalEntryNotFoundError:
-        raise WeightsError(
-            f"{spec.name}: not in the local Hugging Face cache and the Hub is unreachable or "
-            f"HF_HUB_OFFLINE=1; run `faceblur weights download {spec.name}` on a connected machine "
-            "(or copy its HF cache here)"
-        ) from None
-    except Exception as err:  # network/HTTP errors: one line, not a traceback
-        raise WeightsError(f"{spec.name}: download from {spec.repo_id} failed: {type(err).__name__}: {err}") from None
 
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -250,7 +48,7 @@ def load_checkpoint(path: str | Path) -> dict:
 
 def load_generator(name_or_path: str | Path = "default"):
     """A ready-to-run :class:`Generator` (eval mode, CPU) from a name or a release file."""
-    from .models.generator import Generator, GeneratorConfig
+    from ..models.generator import Generator, GeneratorConfig
 
     registry = load_registry()
     if str(name_or_path) == "auto":
@@ -298,7 +96,7 @@ def load_generator(name_or_path: str | Path = "default"):
 def _check_state_fits(cfg, state: dict) -> None:
     """Compare ``state``'s keys and shapes with the network ``cfg`` describes, built on the ``meta``
     device (no memory), before the real network is allocated."""
-    from .models.generator import Generator
+    from ..models.generator import Generator
 
     with torch.device("meta"):
         expected = {k: tuple(v.shape) for k, v in Generator(cfg).state_dict().items()}
@@ -391,34 +189,6 @@ def convert(name_or_path: str | Path, half: bool = False) -> dict:
 def _state_of(g, weights: dict, step: int) -> dict:
     """The training-state shape :func:`release_of` takes, for a loaded generator's (new) weights."""
     return {"generator": weights, "generator_config": g.config.to_dict(), "preset": g.preset, "step": step}
-
-
-def model_card(name: str, release: Path, results: dict | None, training: str = "") -> str:
-    """README.md for the Hub repo: what the model is, how it was trained, its benchmark table."""
-    lines = [
-        f"# {name}",
-        "",
-        "Face motion-deblurring generator for [faceblur](https://pypi.org/project/faceblur/) "
-        "(two-stage U-Net after Qi et al. 2020).",
-        "",
-        f"- file: `{release.name}` (sha256 `{sha256_of(release)}`)",
-        "- load: `faceblur deblur photo.jpg -o out.png --model PATH` or `faceblur_cli.weights.load_generator(PATH)`",
-    ]
-    if training:
-        lines += ["", "## Training", "", training]
-    if results:
-        sizes = [str(k) for k in results["sizes"]]
-        lines += [
-            "",
-            f"## Benchmark ({results['dataset']}, {results['num_images']} images, PSNR dB / SSIM)",
-            "",
-            "| method | " + " | ".join(sizes) + " | overall |",
-            "|---" * (len(sizes) + 2) + "|",
-        ]
-        for m, r in results["methods"].items():
-            cells = [f"{r['per_size'][k]['psnr']:.2f} / {r['per_size'][k]['ssim']:.3f}" for k in sizes]
-            lines.append(f"| {m} | " + " | ".join(cells) + f" | {r['psnr']:.2f} / {r['ssim']:.4f} |")
-    return "\n".join(lines) + "\n"
 
 
 def push(run_dir: str | Path, repo_id: str, api=None, token: str | None = None, private: bool = False) -> dict:

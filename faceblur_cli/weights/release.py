@@ -13,17 +13,9 @@ import json
 import re
 from pathlib import Path
 
-from .ensemble import check_shift
-from .weights import (
-    WeightsError,
-    convert,
-    export_generator,
-    load_checkpoint,
-    load_registry,
-    registry_file,
-    sha256_of,
-    write_release,
-)
+from ..ensemble import check_shift
+from .files import convert, export_generator, load_checkpoint, write_release
+from .registry import WeightsError, load_registry, registry_file, sha256_of
 
 TAG = re.compile(r"^(faceblur-)?([a-z0-9][a-z0-9-]*)@([a-z0-9][a-z0-9.-]*)$")
 
