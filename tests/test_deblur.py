@@ -199,7 +199,7 @@ def test_shift_tta_runs_the_ensemble_module_and_is_checked(deblurrer, example_ph
     assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
     plain = Deblurrer("default", device="cpu", shift_tta=0, shrink=False).run_network([crop])[0]
     assert not np.array_equal(got, plain)
-    assert Deblurrer("default", device="cpu").shift_tta == 4  # everyday6, 7 and 8 were released with it
+    assert Deblurrer("default", device="cpu").shift_tta == 4  # everyday6 to 9 were released with it
     assert Deblurrer("lite@everyday2", device="cpu").shift_tta == 0  # older tags: without
     with pytest.raises(ValueError, match="shift_tta"):
         Deblurrer("default", device="cpu", shift_tta=-2)
