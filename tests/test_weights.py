@@ -289,7 +289,8 @@ def test_release_a_tiny_run_by_tag_and_alias(face_dir, tmp_path, monkeypatch):
     assert main_argv([*args, "--tag", "lite@tiny1"]) == 1  # a tag is never reused
     spec = W.load_registry(registry)["faceblur-lite@tiny1"]
     assert spec.run == str(tmp_path / "run") and spec.step == 2 and spec.mix.startswith("real")
-    assert (tmp_path / "docs" / "models" / "faceblur-lite@tiny1.md").exists()
+    card = (tmp_path / "docs" / "models" / "faceblur-lite@tiny1.md").read_text()
+    assert "-o docs/bench/lite@tiny1-DATASET" in card  # bench folders are named by the short tag
     Trainer(cfg, resume=False).run()  # the same run again: another file, released as current
     assert not tagged.flip_tta  # single-pass unless released with --flip-tta
     assert main_argv([*args, "--tag", "lite@tiny2", "--current", "--fp32", "--flip-tta", "--shift-tta", "4"]) == 0

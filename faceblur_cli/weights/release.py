@@ -112,8 +112,8 @@ def release_run(
             f"# {name}\n\nReleased from `{run}` at step {entry['step']} (sha256 `{digest[:16]}...`).\n\n"
             f"- parent: {parent or '(none registered)'}\n- degradation mix: {mix or '(unknown)'}\n"
             f"- commit: {entry['commit'] or '(unknown)'}\n- rerun: `faceblur train --config {run}/config.json`\n\n"
-            f"Held-out results: `faceblur benchmark ... -m {name} -o docs/bench/{name}-DATASET`, then "
-            "`python scripts/gen_benchmark_docs.py`.\n"
+            f"Held-out results: `faceblur benchmark ... -m {name} -o docs/bench/{model.removeprefix('faceblur-')}"
+            f"@{short_tag}-DATASET`, then `python scripts/gen_benchmark_docs.py`.\n"
         )
     return {"name": name, **entry}
 
